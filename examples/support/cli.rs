@@ -1,0 +1,46 @@
+//! The command line every example server shares: `--addr HOST:PORT` and `--threads N`.
+
+use std::net::SocketAddr;
+
+/// Parsed command-line options.
+#[derive(Debug, Clone, Copy)]
+pub struct Args {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// Event-loop threads: 1 runs the current-thread runtime.
+    pub threads: usize,
+}
+
+/// Parses `std::env::args()`; prints usage and exits with status 2 on bad input.
+pub fn parse(default_addr: &str) -> Args {
+    match parse_from(std::env::args().skip(1), default_addr) {
+        Ok(args) => args,
+        Err(message) => {
+            let program = std::env::args().next().unwrap_or_default();
+            eprintln!("{message}\nusage: {program} [--addr HOST:PORT] [--threads N]");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn parse_from(mut argv: impl Iterator<Item = String>, default_addr: &str) -> Result<Args, String> {
+    let mut addr = default_addr.to_string();
+    let mut threads = "1".to_string();
+    while let Some(flag) = argv.next() {
+        let slot = match flag.as_str() {
+            "--addr" => &mut addr,
+            "--threads" => &mut threads,
+            "-h" | "--help" => return Err("weft example server".into()),
+            other => return Err(format!("unknown argument `{other}`")),
+        };
+        *slot = argv.next().ok_or(format!("`{flag}` needs a value"))?;
+    }
+    let addr = addr
+        .parse()
+        .map_err(|e| format!("--addr `{addr}` is not HOST:PORT: {e}"))?;
+    let threads = match threads.parse() {
+        Ok(n) if n >= 1 => n,
+        _ => return Err(format!("--threads `{threads}` is not a positive integer")),
+    };
+    Ok(Args { addr, threads })
+}
