@@ -1,0 +1,397 @@
+//! The reactor: one selector, the registered sources, the timer wheel and the wake-up eventfd.
+//!
+//! [`Reactor`] is the *driver*, owned by the one thread that waits on the selector. [`Handle`]
+//! is the cheap, cloneable, thread-safe side that registers sources and timers and wakes the
+//! driver.
+//!
+//! # One turn of the driver
+//!
+//! 1. If the caller is willing to block, lock the wheel, compute the next deadline, publish it in
+//!    `parked_until`, and unlock. A timer inserted later by another thread with an earlier
+//!    deadline sees `parked_until` under the same lock and wakes the driver through the eventfd.
+//! 2. Wait in the selector until an event, the deadline, or a wake-up.
+//! 3. Lock the source slab once for the whole batch; for each event whose token's generation
+//!    matches its slot, set the source's readiness and collect the wakers it releases. Events for
+//!    a slot that was freed and reused (older generation) are dropped.
+//! 4. If timers are pending, fire the expired ones, again collecting wakers.
+//! 5. Wake everything collected, with no reactor lock held, because a waker may drop the last
+//!    reference to a task whose output holds a socket, and that socket deregisters itself.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::sync::atomic::AtomicU64;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+use crate::readiness::{Direction, ReadyEvent, ScheduledIo};
+use crate::sync::{lock, Arc, AtomicUsize, Mutex, Ordering};
+use crate::sys::{notify::Notifier, Backend, Event, Events, Interest, Selector};
+use crate::timer::wheel::Wheel;
+use crate::token;
+
+/// Events collected per wait.
+const EVENTS_PER_WAIT: usize = 1024;
+
+/// The driver half: waits for events and timers and wakes whoever waits on them.
+#[derive(Debug)]
+pub struct Reactor {
+    inner: Arc<Inner>,
+    events: Events,
+    wake: Vec<Waker>,
+}
+
+/// The shared half of a reactor: registers sources and timers, wakes the driver.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    selector: Selector,
+    backend: Backend,
+    notifier: Notifier,
+    sources: Mutex<Sources>,
+    pub(crate) timers: Mutex<Wheel>,
+    /// Mirrors `timers.pending()`, so a turn with no timers never locks the wheel or reads the
+    /// clock.
+    pub(crate) timer_count: AtomicUsize,
+    /// While the driver blocks: the deadline (ns since `base`) it will wake at by itself,
+    /// `u64::MAX` for none. 0 while it is not blocked.
+    pub(crate) parked_until: AtomicU64,
+    base: Instant,
+    /// Events dropped because their slot had been reused (a test hook and a diagnostic).
+    stale_events: AtomicUsize,
+}
+
+#[derive(Debug, Default)]
+struct Sources {
+    slab: Slab<Source>,
+    next_generation: u32,
+    shut_down: bool,
+}
+
+#[derive(Debug)]
+struct Source {
+    io: Arc<ScheduledIo>,
+    generation: u32,
+}
+
+impl Reactor {
+    /// A reactor on `backend`.
+    ///
+    /// # Errors
+    /// The selector or eventfd could not be created (for example, out of descriptors).
+    pub fn new(backend: Backend) -> io::Result<Reactor> {
+        let selector = Selector::new(backend)
+            .map_err(|e| with_context(e, &format!("creating the {backend:?} selector")))?;
+        let notifier =
+            Notifier::new().map_err(|e| with_context(e, "creating the wake-up eventfd"))?;
+        selector.register(notifier.raw_fd(), token::WAKE)?;
+        let inner = Arc::new(Inner {
+            selector,
+            backend,
+            notifier,
+            sources: Mutex::new(Sources::default()),
+            timers: Mutex::new(Wheel::default()),
+            timer_count: AtomicUsize::new(0),
+            parked_until: AtomicU64::new(0),
+            base: Instant::now(),
+            stale_events: AtomicUsize::new(0),
+        });
+        Ok(Reactor {
+            inner,
+            events: Events::with_capacity(EVENTS_PER_WAIT),
+            wake: Vec::with_capacity(EVENTS_PER_WAIT),
+        })
+    }
+
+    /// The shared handle.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// Waits up to `timeout` (`None`: until something happens) and wakes the tasks whose
+    /// sources became ready or whose timers expired. Returns how many wakers it woke.
+    ///
+    /// # Errors
+    /// The selector failed (not `EINTR`, which counts as an empty wait).
+    pub fn turn(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
+        let inner = &*self.inner;
+        let blocking = timeout != Some(Duration::ZERO);
+        let mut timeout = timeout;
+        if blocking {
+            let wheel = lock(&inner.timers);
+            let deadline = wheel.next_deadline();
+            if let Some(deadline) = deadline {
+                let until = Duration::from_nanos(deadline.saturating_sub(inner.now_ns()));
+                timeout = Some(timeout.map_or(until, |t| t.min(until)));
+            }
+            inner
+                .parked_until
+                .store(deadline.unwrap_or(u64::MAX).max(1), Ordering::SeqCst);
+        }
+        let selected = inner.selector.select(&mut self.events, timeout);
+        if blocking {
+            inner.parked_until.store(0, Ordering::SeqCst);
+        }
+        selected?;
+        inner.dispatch(&self.events.ready, &mut self.wake);
+        if inner.timer_count.load(Ordering::Relaxed) > 0 {
+            let now = inner.now_ns();
+            let mut wheel = lock(&inner.timers);
+            wheel.process(now, &mut self.wake);
+            inner.timer_count.store(wheel.pending(), Ordering::Relaxed);
+        }
+        let woken = self.wake.len();
+        self.wake.drain(..).for_each(Waker::wake);
+        Ok(woken)
+    }
+}
+
+impl Drop for Reactor {
+    /// Shutdown: every registered source completes its waits with an error and every timer
+    /// fires, so no task stays parked on a reactor that will never turn again.
+    fn drop(&mut self) {
+        let inner = &*self.inner;
+        {
+            let mut sources = lock(&inner.sources);
+            sources.shut_down = true;
+            for (_, source) in sources.slab.iter() {
+                source.io.shutdown(&mut self.wake);
+            }
+        }
+        {
+            let mut wheel = lock(&inner.timers);
+            wheel.process(u64::MAX, &mut self.wake);
+            inner.timer_count.store(wheel.pending(), Ordering::Relaxed);
+        }
+        self.wake.drain(..).for_each(Waker::wake);
+    }
+}
+
+impl Inner {
+    pub(crate) fn now_ns(&self) -> u64 {
+        self.base.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64
+    }
+
+    /// Nanoseconds from `base` to `deadline` (0 for a deadline before the reactor existed).
+    pub(crate) fn ns_of(&self, deadline: Instant) -> u64 {
+        deadline
+            .saturating_duration_since(self.base)
+            .as_nanos()
+            .min(u128::from(u64::MAX - 1)) as u64
+    }
+
+    fn dispatch(&self, events: &[Event], wake: &mut Vec<Waker>) {
+        if events.is_empty() {
+            return;
+        }
+        let sources = lock(&self.sources);
+        for event in events {
+            if event.token == token::WAKE {
+                self.notifier.drain();
+                continue;
+            }
+            let (index, generation) = token::unpack(event.token);
+            match sources.slab.get(index) {
+                Some(source) if source.generation == generation => {
+                    source.io.set_readiness(event.bits, wake);
+                }
+                _ => {
+                    self.stale_events.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Wakes the driver if it is blocked past `deadline` (ns). Call with the wheel locked.
+    pub(crate) fn wake_if_parked_past(&self, deadline: u64) {
+        let parked = self.parked_until.load(Ordering::SeqCst);
+        if parked != 0 && deadline < parked {
+            self.notifier.wake();
+        }
+    }
+}
+
+impl Handle {
+    /// Registers `fd` for both directions. The returned [`Registration`] must be dropped before
+    /// the descriptor is closed (declare it before the socket in the owning struct).
+    ///
+    /// # Errors
+    /// The reactor has shut down, or the selector refused the descriptor.
+    pub fn register(&self, fd: BorrowedFd<'_>) -> io::Result<Registration> {
+        let io = Arc::new(ScheduledIo::default());
+        let token = {
+            let mut sources = lock(&self.inner.sources);
+            if sources.shut_down {
+                return Err(io::Error::other("weft reactor has shut down"));
+            }
+            let generation = sources.next_generation;
+            sources.next_generation = generation.wrapping_add(1);
+            let index = sources.slab.insert(Source {
+                io: io.clone(),
+                generation,
+            });
+            token::pack(index, generation)
+        };
+        let fd = fd.as_raw_fd();
+        if let Err(e) = self.inner.selector.register(fd, token) {
+            lock(&self.inner.sources)
+                .slab
+                .remove(token::unpack(token).0);
+            return Err(with_context(e, "registering a socket with the reactor"));
+        }
+        Ok(Registration {
+            handle: self.clone(),
+            io,
+            token,
+            fd,
+        })
+    }
+
+    /// Makes the driver's current or next wait return at once. Safe from any thread; many calls
+    /// before the driver wakes cost one syscall.
+    pub fn wake(&self) {
+        self.inner.notifier.wake();
+    }
+
+    /// The backend this reactor runs on.
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// `true` when both handles belong to the same reactor.
+    pub fn ptr_eq(&self, other: &Handle) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// How many events named a slot that had since been reused (and were dropped).
+    pub fn stale_events(&self) -> usize {
+        self.inner.stale_events.load(Ordering::Relaxed)
+    }
+}
+
+/// One source registered with a reactor: its readiness and waiting tasks.
+///
+/// Operations follow one pattern: [`poll_ready`](Registration::poll_ready), try the syscall, and
+/// on `EAGAIN` call [`clear_readiness`](Registration::clear_readiness) with the event that
+/// `poll_ready` returned, then poll again.
+#[derive(Debug)]
+pub struct Registration {
+    handle: Handle,
+    io: Arc<ScheduledIo>,
+    token: u64,
+    fd: RawFd,
+}
+
+impl Registration {
+    /// Ready when `direction` may make progress; otherwise the task is woken when it may.
+    ///
+    /// # Errors
+    /// The reactor has shut down.
+    #[inline]
+    pub fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        match self.io.poll_ready(cx, direction) {
+            Poll::Ready(Ok(event)) => Poll::Ready(Ok(event)),
+            Poll::Ready(Err(_)) => Poll::Ready(Err(io::Error::other(
+                "weft runtime shut down while this socket was waiting",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// The syscall said `EAGAIN` (or a short read/write proved the socket drained): forget the
+    /// readiness `event` reported, unless a newer edge arrived meanwhile.
+    #[inline]
+    pub fn clear_readiness(&self, event: ReadyEvent) {
+        self.io.clear_readiness(event);
+        let interest = match event.direction() {
+            Direction::Read => Interest::Read,
+            Direction::Write => Interest::Write,
+        };
+        if self.handle.inner.selector.rearm(self.fd, self.token, interest) {
+            self.handle.wake();
+        }
+    }
+
+    /// The reactor this source is registered with.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let inner = &*self.handle.inner;
+        // The descriptor is still open (see `Handle::register`); a failure here only means the
+        // reactor is gone or the fd was never added, and the generation check covers late events.
+        let _ = inner.selector.deregister(self.fd);
+        let removed = {
+            let mut sources = lock(&inner.sources);
+            let (index, generation) = token::unpack(self.token);
+            match sources.slab.get(index) {
+                Some(s) if s.generation == generation => Some(sources.slab.remove(index)),
+                _ => None,
+            }
+        };
+        let waiters = self.io.take_waiters();
+        drop((removed, waiters));
+    }
+}
+
+fn with_context(err: io::Error, what: &str) -> io::Error {
+    io::Error::new(err.kind(), format!("{what}: {err}"))
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::sys::EventBits;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn a_late_event_for_a_reused_slot_is_dropped() {
+        let reactor = Reactor::new(Backend::Epoll).unwrap();
+        let handle = reactor.handle();
+        let (a, _a_peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (b, _b_peer) = std::os::unix::net::UnixStream::pair().unwrap();
+
+        let first = handle.register(a.as_fd()).unwrap();
+        let stale_token = first.token;
+        drop(first);
+        let second = handle.register(b.as_fd()).unwrap();
+        assert_eq!(
+            token::unpack(second.token).0,
+            token::unpack(stale_token).0,
+            "the slot is reused"
+        );
+
+        let late = Event {
+            token: stale_token,
+            bits: EventBits(EventBits::READABLE),
+        };
+        let mut wake = Vec::new();
+        reactor.inner.dispatch(&[late], &mut wake);
+        assert_eq!(handle.stale_events(), 1);
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        // The newcomer was never told it is readable.
+        let _ = second.poll_ready(&mut cx, Direction::Write);
+        assert!(second.poll_ready(&mut cx, Direction::Read).is_pending());
+        let fresh = Event {
+            token: second.token,
+            bits: EventBits(EventBits::READABLE),
+        };
+        reactor.inner.dispatch(&[fresh], &mut wake);
+        assert!(second.poll_ready(&mut cx, Direction::Read).is_ready());
+    }
+}

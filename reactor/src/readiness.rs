@@ -1,0 +1,267 @@
+//! Per-source readiness: the cached bits and the two waiting tasks (one reader, one writer).
+//!
+//! # The readiness word
+//!
+//! `bits` (low 8 bits of [`ScheduledIo::readiness`]):
+//! - `READABLE` / `WRITABLE`: an edge said the direction can make progress. Set by the driver,
+//!   cleared by an operation that got `EAGAIN` (or a short read/write, see `net`).
+//! - `READ_CLOSED`: the peer sent FIN (`EPOLLRDHUP`) or the socket hung up. Never cleared: reads
+//!   keep returning data, then EOF, so a FIN that rode in on the last data is never missed.
+//! - `WRITE_CLOSED`: the socket hung up (`EPOLLHUP`). Never cleared.
+//! - `ERROR`: `EPOLLERR`; the next syscall reports the error. Cleared with the direction bits on
+//!   `EAGAIN` so a consumed error cannot make the loop spin.
+//! - `SHUTDOWN`: the reactor is gone; every wait completes with an error.
+//!
+//! `tick` (bits 16..32) counts events. An operation remembers the tick it saw when it found the
+//! source ready; if it then gets `EAGAIN`, it clears readiness only if the tick is unchanged.
+//! Without the tick, an edge arriving between the failed syscall and the clear would be wiped
+//! out, and edge-triggered epoll would never repeat it: a lost wake-up.
+//!
+//! # Waking protocol
+//!
+//! 1. The driver sets bits (and bumps the tick) with one atomic update, *then* locks `waiters`
+//!    and takes the matching wakers, and wakes them after unlocking.
+//! 2. A task that found the source not ready locks `waiters`, re-reads the bits under the lock,
+//!    and only then stores its waker.
+//!
+//! Either the driver's update happens before the task's re-read (the task sees it and does not
+//! sleep) or the task's waker is stored before the driver locks (the driver takes and wakes it).
+
+use std::task::{Context, Poll, Waker};
+
+use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
+use crate::sys::EventBits;
+
+/// Set once the reactor shuts down.
+const SHUTDOWN: usize = 1 << 7;
+const BITS_MASK: usize = 0xff;
+const TICK_SHIFT: usize = 16;
+const TICK_MASK: usize = 0xffff << TICK_SHIFT;
+
+/// Which half of a source an operation uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Reading (or accepting).
+    Read,
+    /// Writing (or connecting).
+    Write,
+}
+
+impl Direction {
+    /// The bits that let an operation in this direction try its syscall.
+    fn ready_mask(self) -> usize {
+        let b = match self {
+            Direction::Read => EventBits::READABLE | EventBits::READ_CLOSED | EventBits::ERROR,
+            Direction::Write => EventBits::WRITABLE | EventBits::WRITE_CLOSED | EventBits::ERROR,
+        };
+        usize::from(b)
+    }
+
+    /// The bits an `EAGAIN` in this direction proves stale.
+    fn clear_mask(self) -> usize {
+        let b = match self {
+            Direction::Read => EventBits::READABLE | EventBits::ERROR,
+            Direction::Write => EventBits::WRITABLE | EventBits::ERROR,
+        };
+        usize::from(b)
+    }
+}
+
+/// What an operation saw when it found its source ready; hand it back to
+/// [`Registration::clear_readiness`](crate::Registration::clear_readiness) after `EAGAIN`.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadyEvent {
+    tick: usize,
+    bits: usize,
+    direction: Direction,
+}
+
+impl ReadyEvent {
+    /// The peer will send no more (FIN seen or hang-up). A short read must not be taken as
+    /// "drained" then: the EOF still has to be read, and no further edge will announce it.
+    pub fn is_read_closed(&self) -> bool {
+        self.bits & usize::from(EventBits::READ_CLOSED) != 0
+    }
+
+    pub(crate) fn direction(&self) -> Direction {
+        self.direction
+    }
+}
+
+/// The shared state of one registered source.
+#[derive(Debug, Default)]
+pub(crate) struct ScheduledIo {
+    readiness: AtomicUsize,
+    waiters: Mutex<Waiters>,
+}
+
+#[derive(Debug, Default)]
+struct Waiters {
+    reader: Option<Waker>,
+    writer: Option<Waker>,
+}
+
+impl ScheduledIo {
+    /// Records an event and appends the wakers it releases to `wake`.
+    pub(crate) fn set_readiness(&self, bits: EventBits, wake: &mut Vec<Waker>) {
+        let bits = usize::from(bits.0);
+        let mut cur = self.readiness.load(Ordering::Relaxed);
+        loop {
+            let tick = (cur + (1 << TICK_SHIFT)) & TICK_MASK;
+            let next = (cur & !TICK_MASK) | tick | bits;
+            match self.readiness.compare_exchange_weak(
+                cur,
+                next,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(actual) => cur = actual,
+            }
+        }
+        let wants_reader = bits & Direction::Read.ready_mask() != 0;
+        let wants_writer = bits & Direction::Write.ready_mask() != 0;
+        let mut waiters = lock(&self.waiters);
+        if wants_reader {
+            wake.extend(waiters.reader.take());
+        }
+        if wants_writer {
+            wake.extend(waiters.writer.take());
+        }
+    }
+
+    /// Marks the source dead (reactor shut down) and releases both waiters.
+    pub(crate) fn shutdown(&self, wake: &mut Vec<Waker>) {
+        self.readiness.fetch_or(SHUTDOWN, Ordering::AcqRel);
+        let mut waiters = lock(&self.waiters);
+        wake.extend(waiters.reader.take());
+        wake.extend(waiters.writer.take());
+    }
+
+    /// Ready when the direction can try its syscall; otherwise stores the waker.
+    #[inline]
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<Result<ReadyEvent, Shutdown>> {
+        let cur = self.readiness.load(Ordering::Acquire);
+        if let Some(ready) = Self::check(cur, direction) {
+            return Poll::Ready(ready);
+        }
+        let mut waiters = lock(&self.waiters);
+        let cur = self.readiness.load(Ordering::Acquire);
+        if let Some(ready) = Self::check(cur, direction) {
+            return Poll::Ready(ready);
+        }
+        let slot = match direction {
+            Direction::Read => &mut waiters.reader,
+            Direction::Write => &mut waiters.writer,
+        };
+        match slot {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    #[inline]
+    fn check(cur: usize, direction: Direction) -> Option<Result<ReadyEvent, Shutdown>> {
+        if cur & SHUTDOWN != 0 {
+            return Some(Err(Shutdown));
+        }
+        let bits = cur & BITS_MASK & direction.ready_mask();
+        (bits != 0).then_some(Ok(ReadyEvent {
+            tick: cur & TICK_MASK,
+            bits,
+            direction,
+        }))
+    }
+
+    /// Clears what `event` saw, unless an edge arrived since (the tick moved).
+    #[inline]
+    pub(crate) fn clear_readiness(&self, event: ReadyEvent) {
+        let clear = event.bits & event.direction.clear_mask();
+        let mut cur = self.readiness.load(Ordering::Relaxed);
+        while cur & TICK_MASK == event.tick {
+            match self.readiness.compare_exchange_weak(
+                cur,
+                cur & !clear,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Takes the stored wakers out (the source is being deregistered); the caller drops them
+    /// after releasing its own locks.
+    pub(crate) fn take_waiters(&self) -> (Option<Waker>, Option<Waker>) {
+        let mut waiters = lock(&self.waiters);
+        (waiters.reader.take(), waiters.writer.take())
+    }
+}
+
+/// The reactor this source was registered with has shut down.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shutdown;
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    struct Flag(std::sync::atomic::AtomicBool);
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn flag() -> (Arc<Flag>, Waker) {
+        let f = Arc::new(Flag(false.into()));
+        (f.clone(), Waker::from(f))
+    }
+
+    #[test]
+    fn an_edge_between_eagain_and_clear_is_not_lost() {
+        let io = ScheduledIo::default();
+        let mut wake = Vec::new();
+        io.set_readiness(EventBits(EventBits::READABLE), &mut wake);
+        let (_, waker) = flag();
+        let mut cx = Context::from_waker(&waker);
+        let Poll::Ready(Ok(seen)) = io.poll_ready(&mut cx, Direction::Read) else {
+            panic!("should be readable")
+        };
+        // The syscall returns EAGAIN, but a new edge lands before we clear.
+        io.set_readiness(EventBits(EventBits::READABLE), &mut wake);
+        io.clear_readiness(seen);
+        assert!(io.poll_ready(&mut cx, Direction::Read).is_ready());
+    }
+
+    #[test]
+    fn read_closed_survives_clearing_and_wakes_the_reader() {
+        let io = ScheduledIo::default();
+        let (woken, waker) = flag();
+        let mut cx = Context::from_waker(&waker);
+        assert!(io.poll_ready(&mut cx, Direction::Read).is_pending());
+        let mut wake = Vec::new();
+        io.set_readiness(
+            EventBits(EventBits::READABLE | EventBits::READ_CLOSED),
+            &mut wake,
+        );
+        wake.drain(..).for_each(Waker::wake);
+        assert!(woken.0.load(std::sync::atomic::Ordering::SeqCst));
+        let Poll::Ready(Ok(seen)) = io.poll_ready(&mut cx, Direction::Read) else {
+            panic!("should be readable")
+        };
+        assert!(seen.is_read_closed());
+        io.clear_readiness(seen);
+        assert!(io.poll_ready(&mut cx, Direction::Read).is_ready());
+        // Writing was never announced.
+        assert!(io.poll_ready(&mut cx, Direction::Write).is_pending());
+    }
+}

@@ -1,0 +1,196 @@
+//! Socket calls std does not offer: options that must be set before `bind`/`listen`, an explicit
+//! backlog, non-blocking `connect`, and `accept4` that returns a non-blocking socket in one call.
+//!
+//! Everything returns owned std types (`OwnedFd`, `SocketAddr`), so the layers above stay free of
+//! `libc`.
+
+use std::io;
+use std::mem::{size_of, MaybeUninit};
+use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use super::syscall;
+
+/// A new non-blocking, close-on-exec TCP socket for `addr`'s family.
+pub fn tcp_socket(ipv6: bool) -> io::Result<OwnedFd> {
+    let domain = if ipv6 { libc::AF_INET6 } else { libc::AF_INET };
+    let fd = syscall!(socket(
+        domain,
+        libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        0
+    ))?;
+    // SAFETY: `socket` just returned this descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn set_flag(fd: BorrowedFd<'_>, level: i32, name: i32, on: bool) -> io::Result<()> {
+    let value: libc::c_int = on.into();
+    syscall!(setsockopt(
+        fd.as_raw_fd(),
+        level,
+        name,
+        (&value as *const libc::c_int).cast(),
+        size_of::<libc::c_int>() as libc::socklen_t
+    ))?;
+    Ok(())
+}
+
+/// `SO_REUSEADDR`: rebind a port whose old connections sit in TIME_WAIT.
+pub fn set_reuseaddr(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    set_flag(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, on)
+}
+
+/// `SO_REUSEPORT`: several sockets bind the same port and the kernel spreads connections.
+pub fn set_reuseport(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    set_flag(fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, on)
+}
+
+/// `IPV6_V6ONLY`.
+pub fn set_only_v6(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    set_flag(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, on)
+}
+
+/// `bind(2)`.
+pub fn bind(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<()> {
+    let (raw, len) = to_raw(addr);
+    syscall!(bind(
+        fd.as_raw_fd(),
+        (&raw as *const libc::sockaddr_storage).cast(),
+        len
+    ))?;
+    Ok(())
+}
+
+/// `listen(2)`; the kernel caps `backlog` at `net.core.somaxconn`.
+pub fn listen(fd: BorrowedFd<'_>, backlog: u32) -> io::Result<()> {
+    syscall!(listen(fd.as_raw_fd(), backlog.min(i32::MAX as u32) as i32))?;
+    Ok(())
+}
+
+/// Starts a non-blocking `connect(2)`: `Ok(true)` when it completed at once, `Ok(false)` when it
+/// is in progress (wait for writable, then check `SO_ERROR`).
+pub fn connect(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<bool> {
+    let (raw, len) = to_raw(addr);
+    match syscall!(connect(
+        fd.as_raw_fd(),
+        (&raw as *const libc::sockaddr_storage).cast(),
+        len
+    )) {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// `accept4(2)` returning a non-blocking, close-on-exec socket and the peer's address.
+pub fn accept(fd: BorrowedFd<'_>) -> io::Result<(OwnedFd, SocketAddr)> {
+    let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let new = syscall!(accept4(
+        fd.as_raw_fd(),
+        storage.as_mut_ptr().cast(),
+        &mut len,
+        libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC
+    ))?;
+    // SAFETY: `accept4` just returned this descriptor; nothing else owns it.
+    let owned = unsafe { OwnedFd::from_raw_fd(new) };
+    // SAFETY: the storage was zeroed and the kernel wrote at most `len` bytes of an address.
+    let addr = from_raw(unsafe { storage.assume_init_ref() })?;
+    Ok((owned, addr))
+}
+
+/// True for the errors that mean "out of descriptors or kernel memory": retrying at once cannot
+/// succeed, so an accept loop must back off instead of spinning.
+pub fn is_resource_exhaustion(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+/// True for `ECONNABORTED`/`EPROTO`-style accept errors that concern only the one connection
+/// that went away before it was accepted: the listener itself is fine.
+pub fn is_connection_gone(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::ECONNABORTED | libc::EPROTO | libc::EPERM)
+    )
+}
+
+fn to_raw(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: all-zero is a valid `sockaddr_storage`.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: `sockaddr_storage` is larger than and suitably aligned for `sockaddr_in`.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin) };
+            size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: `sockaddr_storage` is larger than and suitably aligned for `sockaddr_in6`.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6) };
+            size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+fn from_raw(storage: &libc::sockaddr_storage) -> io::Result<SocketAddr> {
+    match storage.ss_family as i32 {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a `sockaddr_in`.
+            let sin: &libc::sockaddr_in =
+                unsafe { &*(storage as *const libc::sockaddr_storage).cast() };
+            let ip = std::net::Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
+            Ok(SocketAddrV4::new(ip, u16::from_be(sin.sin_port)).into())
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a `sockaddr_in6`.
+            let sin6: &libc::sockaddr_in6 =
+                unsafe { &*(storage as *const libc::sockaddr_storage).cast() };
+            let ip = std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            Ok(SocketAddrV6::new(
+                ip,
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )
+            .into())
+        }
+        family => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("accept: unexpected address family {family}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_round_trip_through_the_kernel_layout() {
+        for text in ["127.0.0.1:8080", "[::1]:443", "[fe80::1%2]:9"] {
+            let addr: SocketAddr = text.parse().unwrap();
+            let (raw, _) = to_raw(&addr);
+            assert_eq!(from_raw(&raw).unwrap(), addr);
+        }
+    }
+}
