@@ -1,1 +1,67 @@
+//! **weft**: one epoll reactor, for high-concurrency network servers on Linux.
+//!
+//! Using it takes four steps:
+//!
+//! 1. Make a [`Runtime`] and give it your main future with [`Runtime::block_on`].
+//! 2. Bind a [`net::TcpListener`] and `accept` connections.
+//! 3. [`spawn`] a task per connection; read and write with the stream's async methods.
+//! 4. Bound what may hang with [`time::timeout`]; pace work with [`time::sleep`] and
+//!    [`time::interval`].
+//!
+//! ```
+//! use std::time::Duration;
+//! use weft::net::{TcpListener, TcpStream};
+//!
+//! weft::Runtime::new()?.block_on(async {
+//!     // 2. listen
+//!     let listener = TcpListener::bind("127.0.0.1:0")?;
+//!     let addr = listener.local_addr()?;
+//!
+//!     // 3. a task per connection: echo what arrives
+//!     let server = weft::spawn(async move {
+//!         let (mut conn, _) = listener.accept().await?;
+//!         let mut buf = [0; 1024];
+//!         loop {
+//!             let n = conn.read(&mut buf).await?;
+//!             if n == 0 {
+//!                 return Ok::<(), std::io::Error>(());
+//!             }
+//!             conn.write_all(&buf[..n]).await?;
+//!         }
+//!     });
+//!
+//!     // a client, bounded in time (step 4)
+//!     let mut client = TcpStream::connect(addr).await?;
+//!     client.write_all(b"hello").await?;
+//!     let mut reply = [0; 5];
+//!     weft::time::timeout(Duration::from_secs(5), client.read_exact(&mut reply)).await??;
+//!     assert_eq!(&reply, b"hello");
+//!     drop(client);
+//!     server.await??;
+//!     Ok::<(), std::io::Error>(())
+//! })?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! The reactor runs on edge-triggered `epoll` by default; `WEFT_BACKEND=poll` (or
+//! [`Builder::backend`]) switches to the `poll(2)` fallback. The crates underneath are
+//! `weft-reactor` (readiness, timers, wake-ups; knows only `Waker`) and `weft-runtime` (tasks,
+//! scheduler, `net`, `time`).
 
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    clippy::undocumented_unsafe_blocks
+)]
+
+pub use weft_runtime::{
+    net, spawn, spawn_local, time, yield_now, Backend, Builder, Handle, JoinError, JoinHandle,
+    Runtime,
+};
+
+/// The async I/O traits weft's streams implement (from `futures-io`), for code generic over
+/// runtimes. weft's own types also have inherent `read`, `write`, `read_exact` and `write_all`.
+pub mod io {
+    pub use futures_io::{AsyncRead, AsyncWrite};
+}

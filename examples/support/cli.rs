@@ -44,3 +44,11 @@ fn parse_from(mut argv: impl Iterator<Item = String>, default_addr: &str) -> Res
     };
     Ok(Args { addr, threads })
 }
+
+/// A client resetting or vanishing mid-connection is routine for a server, not worth a log line.
+pub fn is_peer_gone(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+    )
+}

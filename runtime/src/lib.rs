@@ -1,1 +1,22 @@
+//! weft's Future executor: tasks, the current-thread scheduler, networking and time, on the
+//! `weft-reactor` event loop. Use it through the `weft` facade crate.
 
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    clippy::undocumented_unsafe_blocks
+)]
+
+mod context;
+mod coop;
+pub mod net;
+mod runtime;
+mod scheduler;
+mod sync;
+mod task;
+pub mod time;
+
+pub use runtime::{spawn, spawn_local, Builder, Handle, Runtime};
+pub use task::{yield_now, JoinError, JoinHandle};
+pub use weft_reactor::Backend;

@@ -1,0 +1,69 @@
+//! An HTTP/1.1 server that answers every request with `Hello, World!`: keep-alive, pipelining,
+//! and `400 Bad Request` (then close) for anything malformed.
+//!
+//! ```text
+//! cargo run --release --example hello_server -- --addr 127.0.0.1:8080
+//! curl -i http://127.0.0.1:8080/
+//! ```
+
+#[path = "support/cli.rs"]
+mod cli;
+#[path = "support/http.rs"]
+mod http;
+
+use weft::net::{TcpListener, TcpStream};
+
+fn main() -> std::io::Result<()> {
+    let args = cli::parse("127.0.0.1:8080");
+    if args.threads != 1 {
+        eprintln!("--threads {}: only the current-thread runtime (1) exists so far", args.threads);
+        std::process::exit(2);
+    }
+    weft::Runtime::new()?.block_on(async {
+        let listener = TcpListener::bind(args.addr)?;
+        println!("hello_server listening on http://{}", listener.local_addr()?);
+        loop {
+            let (stream, _) = listener.accept().await?;
+            stream.set_nodelay(true)?;
+            weft::spawn(async move {
+                if let Err(e) = serve(stream).await {
+                    if !cli::is_peer_gone(&e) {
+                        eprintln!("hello_server: connection error: {e}");
+                    }
+                }
+            });
+        }
+    })
+}
+
+/// Reads requests into one buffer, answers each complete one, and keeps the partial tail at the
+/// front of the buffer for the next read.
+async fn serve(mut stream: TcpStream) -> std::io::Result<()> {
+    let mut input = vec![0u8; 4096];
+    let mut filled = 0;
+    let mut output = Vec::with_capacity(4096);
+    loop {
+        if filled == input.len() {
+            // `respond` rejects requests over `http::MAX_REQUEST`, which bounds this growth.
+            input.resize(input.len() * 2, 0);
+        }
+        let n = stream.read(&mut input[filled..]).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        filled += n;
+        let outcome = http::respond(&input[..filled], &mut output);
+        stream.write_all(&output).await?;
+        output.clear();
+        match outcome {
+            http::Outcome::Answered { consumed, close } => {
+                input.copy_within(consumed..filled, 0);
+                filled -= consumed;
+                if close {
+                    return Ok(());
+                }
+            }
+            http::Outcome::Malformed => return Ok(()),
+        }
+    }
+}

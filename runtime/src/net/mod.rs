@@ -1,0 +1,20 @@
+//! TCP and UDP on the reactor.
+//!
+//! Every socket is non-blocking and registered once, for both directions, with the reactor of
+//! the runtime that created it. Operations try the syscall first and wait only on `EAGAIN`;
+//! each completed operation spends one unit of the task's cooperative budget, so a connection
+//! that always has data cannot starve the others.
+
+mod io_util;
+mod source;
+mod split;
+mod tcp_listener;
+mod tcp_socket;
+mod tcp_stream;
+mod udp;
+
+pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
+pub use tcp_listener::TcpListener;
+pub use tcp_socket::TcpSocket;
+pub use tcp_stream::TcpStream;
+pub use udp::UdpSocket;

@@ -1,0 +1,146 @@
+//! A socket registered with the reactor, and the one place that turns readiness plus a
+//! non-blocking syscall into a `Poll`.
+
+use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
+use std::task::{ready, Context, Poll};
+
+use weft_reactor::{Direction, Registration};
+
+use crate::context;
+use crate::coop;
+
+/// A non-blocking socket and its registration. The registration is declared first so it is
+/// dropped (deregistered) before the socket closes.
+#[derive(Debug)]
+pub(crate) struct Source<T: AsFd> {
+    registration: Registration,
+    io: T,
+}
+
+impl<T: AsFd> Source<T> {
+    /// Registers `io` (already non-blocking) with the reactor of the runtime on this thread.
+    pub(crate) fn new(io: T) -> io::Result<Source<T>> {
+        let reactor = context::reactor()?;
+        Source::with_reactor(io, &reactor)
+    }
+
+    /// Registers `io` (already non-blocking) with `reactor`.
+    pub(crate) fn with_reactor(io: T, reactor: &weft_reactor::Handle) -> io::Result<Source<T>> {
+        let registration = reactor.register(io.as_fd())?;
+        Ok(Source { registration, io })
+    }
+
+    pub(crate) fn get_ref(&self) -> &T {
+        &self.io
+    }
+
+    pub(crate) fn reactor(&self) -> &weft_reactor::Handle {
+        self.registration.handle()
+    }
+
+    /// Ready when `direction` may make progress, without spending budget.
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<io::Result<()>> {
+        self.registration.poll_ready(cx, direction).map_ok(|_| ())
+    }
+
+    /// Ready with the readiness event itself, for callers that run their own syscall loop.
+    pub(crate) fn poll_ready_event(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<io::Result<weft_reactor::ReadyEvent>> {
+        self.registration.poll_ready(cx, direction)
+    }
+
+    /// Forgets readiness after `EAGAIN`.
+    pub(crate) fn clear_readiness(&self, event: weft_reactor::ReadyEvent) {
+        self.registration.clear_readiness(event);
+    }
+
+    /// Runs `op` until it stops saying `EAGAIN`, waiting for readiness in between; spends one
+    /// unit of cooperative budget when it completes.
+    pub(crate) fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        let spent = ready!(coop::poll_proceed(cx));
+        loop {
+            let event = ready!(self.registration.poll_ready(cx, direction))?;
+            match op(&self.io) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.registration.clear_readiness(event);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                result => {
+                    spent.made_progress();
+                    return Poll::Ready(result);
+                }
+            }
+        }
+    }
+}
+
+impl<T: AsFd> Source<T>
+where
+    for<'a> &'a T: Read + Write,
+{
+    /// Reads into `buf`. A short read proves the socket drained, so readiness is cleared
+    /// without the extra `EAGAIN` round trip, except when the peer's FIN came with this edge
+    /// (`is_read_closed`): the EOF must still be read and no new edge will announce it.
+    pub(crate) fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let spent = ready!(coop::poll_proceed(cx));
+        loop {
+            let event = ready!(self.registration.poll_ready(cx, Direction::Read))?;
+            match (&self.io).read(buf) {
+                Ok(n) => {
+                    if n > 0 && n < buf.len() && !event.is_read_closed() {
+                        self.registration.clear_readiness(event);
+                    }
+                    spent.made_progress();
+                    return Poll::Ready(Ok(n));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.registration.clear_readiness(event);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    /// Writes from `buf`. A short write proves the send buffer full, so write readiness is
+    /// cleared at once.
+    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let spent = ready!(coop::poll_proceed(cx));
+        loop {
+            let event = ready!(self.registration.poll_ready(cx, Direction::Write))?;
+            match (&self.io).write(buf) {
+                Ok(n) => {
+                    if n < buf.len() {
+                        self.registration.clear_readiness(event);
+                    }
+                    spent.made_progress();
+                    return Poll::Ready(Ok(n));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.registration.clear_readiness(event);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}

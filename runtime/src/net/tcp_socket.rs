@@ -1,0 +1,97 @@
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, OwnedFd};
+
+use weft_reactor::{socket, Direction};
+
+use super::source::Source;
+use super::{TcpListener, TcpStream};
+
+/// A TCP socket before it listens or connects: where `SO_REUSEADDR`, `SO_REUSEPORT` and the
+/// listen backlog are chosen.
+///
+/// ```
+/// use weft::net::TcpSocket;
+/// weft::Runtime::new()?.block_on(async {
+///     let socket = TcpSocket::new_v4()?;
+///     socket.set_reuseaddr(true)?;
+///     socket.set_reuseport(true)?; // several listeners may share the port
+///     socket.bind("127.0.0.1:0".parse().unwrap())?;
+///     let listener = socket.listen(4096)?;
+///     println!("listening on {}", listener.local_addr()?);
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct TcpSocket {
+    fd: OwnedFd,
+}
+
+impl TcpSocket {
+    /// An IPv4 socket.
+    pub fn new_v4() -> io::Result<TcpSocket> {
+        Ok(TcpSocket {
+            fd: socket::tcp_socket(false)?,
+        })
+    }
+
+    /// An IPv6 socket.
+    pub fn new_v6() -> io::Result<TcpSocket> {
+        Ok(TcpSocket {
+            fd: socket::tcp_socket(true)?,
+        })
+    }
+
+    /// `SO_REUSEADDR`: bind while old connections on the port are in TIME_WAIT.
+    pub fn set_reuseaddr(&self, on: bool) -> io::Result<()> {
+        socket::set_reuseaddr(self.fd.as_fd(), on)
+    }
+
+    /// `SO_REUSEPORT`: let several sockets (one per loop thread) bind the same port; the kernel
+    /// spreads incoming connections across them.
+    pub fn set_reuseport(&self, on: bool) -> io::Result<()> {
+        socket::set_reuseport(self.fd.as_fd(), on)
+    }
+
+    /// Binds to `addr`.
+    ///
+    /// # Errors
+    /// The address is in use or not local; the error names it.
+    pub fn bind(&self, addr: SocketAddr) -> io::Result<()> {
+        socket::bind(self.fd.as_fd(), &addr)
+            .map_err(|e| io::Error::new(e.kind(), format!("bind {addr}: {e}")))
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        std::net::TcpStream::from(self.fd.try_clone()?).local_addr()
+    }
+
+    /// Starts listening with room for `backlog` pending connections (capped by the kernel's
+    /// `net.core.somaxconn`).
+    ///
+    /// # Errors
+    /// No runtime on this thread, or `listen(2)` failed.
+    pub fn listen(self, backlog: u32) -> io::Result<TcpListener> {
+        socket::listen(self.fd.as_fd(), backlog)?;
+        TcpListener::from_source(Source::new(std::net::TcpListener::from(self.fd))?)
+    }
+
+    /// Connects to `addr`, waiting for the handshake on the reactor.
+    ///
+    /// # Errors
+    /// The connection was refused, timed out or could not start; the error names `addr`.
+    pub async fn connect(self, addr: SocketAddr) -> io::Result<TcpStream> {
+        let context = |e: io::Error| io::Error::new(e.kind(), format!("connect to {addr}: {e}"));
+        let done = socket::connect(self.fd.as_fd(), &addr).map_err(context)?;
+        let source = Source::new(std::net::TcpStream::from(self.fd))?;
+        if !done {
+            std::future::poll_fn(|cx| source.poll_ready(cx, Direction::Write)).await?;
+            if let Some(e) = source.get_ref().take_error()? {
+                return Err(context(e));
+            }
+        }
+        Ok(TcpStream::from_source(source))
+    }
+}

@@ -1,0 +1,159 @@
+use std::io;
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use super::io_util;
+use super::source::Source;
+use super::split::{OwnedReadHalf, OwnedWriteHalf};
+use super::TcpSocket;
+
+/// A TCP connection on the reactor.
+///
+/// Reads and writes try the syscall first and wait only on `EAGAIN`. Both directions can be
+/// used at once from two tasks after [`into_split`](TcpStream::into_split).
+///
+/// ```no_run
+/// # weft::Runtime::new()?.block_on(async {
+/// let mut stream = weft::net::TcpStream::connect("127.0.0.1:7000").await?;
+/// stream.write_all(b"ping").await?;
+/// let mut reply = [0; 4];
+/// stream.read_exact(&mut reply).await?;
+/// # Ok::<(), std::io::Error>(())
+/// # })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct TcpStream {
+    pub(super) source: Source<std::net::TcpStream>,
+}
+
+impl TcpStream {
+    /// Connects to the first address of `addr` that accepts.
+    ///
+    /// Host names are resolved with the system resolver on the calling thread, which blocks
+    /// the loop; pass socket addresses in latency-sensitive code.
+    ///
+    /// # Errors
+    /// Every address failed; the error is the last one, naming its address.
+    pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+        let mut last = None;
+        for addr in addr.to_socket_addrs()? {
+            let socket = match addr {
+                SocketAddr::V4(_) => TcpSocket::new_v4()?,
+                SocketAddr::V6(_) => TcpSocket::new_v6()?,
+            };
+            match socket.connect(addr).await {
+                Ok(stream) => return Ok(stream),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "connect: no addresses to try")
+        }))
+    }
+
+    /// Takes over a connected std stream (made non-blocking here).
+    ///
+    /// # Errors
+    /// No runtime on this thread, or the reactor refused the socket.
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        stream.set_nonblocking(true)?;
+        Ok(TcpStream {
+            source: Source::new(stream)?,
+        })
+    }
+
+    pub(super) fn from_source(source: Source<std::net::TcpStream>) -> TcpStream {
+        TcpStream { source }
+    }
+
+    /// Reads some bytes; `Ok(0)` is end of stream (or an empty `buf`).
+    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        io_util::read(&self.source, buf).await
+    }
+
+    /// Fills `buf` completely.
+    ///
+    /// # Errors
+    /// `UnexpectedEof` if the peer closes first.
+    pub async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        io_util::read_exact(&self.source, buf).await
+    }
+
+    /// Writes some bytes, returning how many.
+    pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        io_util::write(&self.source, buf).await
+    }
+
+    /// Writes all of `buf`.
+    pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        io_util::write_all(&self.source, buf).await
+    }
+
+    /// Shuts down one or both halves (`Shutdown::Write` sends FIN: a half-close).
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.source.get_ref().shutdown(how)
+    }
+
+    /// `TCP_NODELAY`: send small writes at once instead of coalescing them (Nagle).
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.source.get_ref().set_nodelay(nodelay)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.source.get_ref().nodelay()
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.source.get_ref().peer_addr()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.source.get_ref().local_addr()
+    }
+
+    /// Takes the pending socket error (`SO_ERROR`), if any.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.source.get_ref().take_error()
+    }
+
+    /// Splits into a read half and a write half that can move to different tasks.
+    /// [`OwnedReadHalf::reunite`] puts them back together.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        let shared = Arc::new(self.source);
+        (
+            OwnedReadHalf::new(shared.clone()),
+            OwnedWriteHalf::new(shared),
+        )
+    }
+}
+
+impl futures_io::AsyncRead for TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.source.poll_read(cx, buf)
+    }
+}
+
+impl futures_io::AsyncWrite for TcpStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.source.poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Sends FIN (shuts down the write half).
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.shutdown(Shutdown::Write))
+    }
+}

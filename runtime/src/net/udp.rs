@@ -1,0 +1,86 @@
+use std::future::poll_fn;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use weft_reactor::Direction;
+
+use super::source::Source;
+
+/// A UDP socket on the reactor.
+///
+/// ```
+/// use weft::net::UdpSocket;
+/// weft::Runtime::new()?.block_on(async {
+///     let a = UdpSocket::bind("127.0.0.1:0")?;
+///     let b = UdpSocket::bind("127.0.0.1:0")?;
+///     a.send_to(b"hello", b.local_addr()?).await?;
+///     let mut buf = [0; 16];
+///     let (n, from) = b.recv_from(&mut buf).await?;
+///     assert_eq!((&buf[..n], from), (&b"hello"[..], a.local_addr()?));
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct UdpSocket {
+    source: Source<std::net::UdpSocket>,
+}
+
+impl UdpSocket {
+    /// Binds to the first address of `addr` that works.
+    ///
+    /// # Errors
+    /// No address could be bound, or there is no runtime on this thread.
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
+        let socket = std::net::UdpSocket::bind(addr)?;
+        UdpSocket::from_std(socket)
+    }
+
+    /// Takes over a std socket (made non-blocking here).
+    pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
+        socket.set_nonblocking(true)?;
+        Ok(UdpSocket {
+            source: Source::new(socket)?,
+        })
+    }
+
+    /// Sends one datagram to `target`.
+    pub async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
+        poll_fn(|cx| {
+            self.source
+                .poll_io(cx, Direction::Write, |s| s.send_to(buf, target))
+        })
+        .await
+    }
+
+    /// Receives one datagram; bytes beyond `buf`'s length are discarded.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        poll_fn(|cx| self.source.poll_io(cx, Direction::Read, |s| s.recv_from(buf))).await
+    }
+
+    /// Sets the default peer for [`send`](UdpSocket::send) and filters what
+    /// [`recv`](UdpSocket::recv) accepts.
+    pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
+        self.source.get_ref().connect(addr)
+    }
+
+    /// Sends one datagram to the connected peer.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.source.poll_io(cx, Direction::Write, |s| s.send(buf))).await
+    }
+
+    /// Receives one datagram from the connected peer.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.source.poll_io(cx, Direction::Read, |s| s.recv(buf))).await
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.source.get_ref().local_addr()
+    }
+
+    /// The connected peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.source.get_ref().peer_addr()
+    }
+}

@@ -1,0 +1,275 @@
+//! The public face of a runtime: [`Runtime`], its [`Builder`], and the thread-safe [`Handle`].
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::marker::PhantomData;
+
+use weft_reactor::{Backend, Reactor};
+
+use crate::context;
+use crate::scheduler::current_thread::{Core, Shared};
+use crate::sync::Arc;
+use crate::task::JoinHandle;
+
+/// An event loop: a reactor, a scheduler, and the tasks on it.
+///
+/// The current-thread flavour runs every task on the thread that calls
+/// [`block_on`](Runtime::block_on). That thread owns the runtime, so `Runtime` is not `Send`
+/// (which is also what makes [`spawn_local`] sound); use a [`Handle`] to spawn from other
+/// threads.
+///
+/// Dropping the runtime cancels its tasks (their futures are dropped on this thread), fails any
+/// I/O still waiting with an error, and fires pending timers.
+///
+/// ```
+/// let rt = weft::Runtime::new()?;
+/// let answer = rt.block_on(async {
+///     let task = weft::spawn(async { 40 + 2 });
+///     task.await.unwrap()
+/// });
+/// assert_eq!(answer, 42);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Runtime {
+    core: Core,
+    handle: Handle,
+    _not_send: PhantomData<*const ()>,
+}
+
+/// Configures a [`Runtime`].
+///
+/// ```
+/// use weft::{Backend, Runtime};
+/// let rt = Runtime::builder().backend(Backend::Poll).event_interval(32).build()?;
+/// rt.block_on(async { weft::yield_now().await });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    backend: Option<Backend>,
+    event_interval: usize,
+}
+
+/// A thread-safe reference to a runtime: spawns tasks onto it from any thread.
+///
+/// ```
+/// let rt = weft::Runtime::new()?;
+/// let handle = rt.handle().clone();
+/// let from_thread = std::thread::spawn(move || handle.spawn(async { "hi" }))
+///     .join()
+///     .unwrap();
+/// assert_eq!(rt.block_on(from_thread).unwrap(), "hi");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Runtime {
+    /// A current-thread runtime with default settings (see [`Builder`]).
+    ///
+    /// # Errors
+    /// The reactor could not be created (out of descriptors, or a bad `WEFT_BACKEND`).
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new_current_thread().build()
+    }
+
+    /// A builder for a current-thread runtime.
+    pub fn builder() -> Builder {
+        Builder::new_current_thread()
+    }
+
+    /// Runs `future` to completion on this thread, driving every spawned task and all I/O
+    /// while it waits.
+    ///
+    /// # Panics
+    /// When called from inside a runtime (that would stall the outer loop); spawn instead.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.core.block_on(future)
+    }
+
+    /// Spawns a task (see [`Handle::spawn`]).
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// The runtime's handle.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// The reactor backend in use.
+    pub fn backend(&self) -> Backend {
+        self.handle.shared.reactor.backend()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.core.shutdown();
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("flavor", &"current_thread")
+            .field("backend", &self.backend())
+            .finish()
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new_current_thread()
+    }
+}
+
+impl Builder {
+    /// A current-thread runtime: the calling thread is the event loop.
+    pub fn new_current_thread() -> Builder {
+        Builder {
+            backend: None,
+            event_interval: 61,
+        }
+    }
+
+    /// The demultiplexer. Default: `WEFT_BACKEND` if set, else epoll.
+    pub fn backend(mut self, backend: Backend) -> Builder {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// How many tasks run between two reactor polls while tasks are ready (default 61, as in
+    /// tokio). Lower favours I/O latency, higher favours throughput of already-ready tasks.
+    pub fn event_interval(mut self, tasks: usize) -> Builder {
+        self.event_interval = tasks;
+        self
+    }
+
+    /// Builds the runtime.
+    ///
+    /// # Errors
+    /// `WEFT_BACKEND` holds something other than `epoll` or `poll`, or the reactor's
+    /// descriptors could not be created.
+    pub fn build(&self) -> io::Result<Runtime> {
+        let backend = match self.backend {
+            Some(b) => b,
+            None => Backend::from_env()?.unwrap_or_default(),
+        };
+        let reactor = Reactor::new(backend)?;
+        let core = Core::new(reactor, self.event_interval);
+        let handle = Handle {
+            shared: core.shared.clone(),
+        };
+        Ok(Runtime {
+            core,
+            handle,
+            _not_send: PhantomData,
+        })
+    }
+}
+
+impl Handle {
+    /// The handle of the runtime driving this thread.
+    ///
+    /// # Panics
+    /// Outside a runtime; see [`Handle::try_current`].
+    pub fn current() -> Handle {
+        match Handle::try_current() {
+            Ok(handle) => handle,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The handle of the runtime driving this thread.
+    ///
+    /// # Errors
+    /// This thread is not running a weft runtime.
+    pub fn try_current() -> io::Result<Handle> {
+        context::with_core(|core| match core {
+            Some(core) => Ok(Handle {
+                shared: core.shared.clone(),
+            }),
+            None => Err(context::outside_runtime()),
+        })
+    }
+
+    /// Spawns a task onto the runtime. It starts when the loop next runs; from another thread,
+    /// the loop is woken. The returned [`JoinHandle`] awaits its output; dropping it detaches
+    /// the task.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(future)
+    }
+
+    /// Tasks spawned on this runtime that have not finished yet.
+    pub fn alive_tasks(&self) -> usize {
+        self.shared.alive_tasks()
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("alive_tasks", &self.alive_tasks())
+            .finish()
+    }
+}
+
+/// Spawns a task onto the runtime running this thread.
+///
+/// ```
+/// weft::Runtime::new()?.block_on(async {
+///     let task = weft::spawn(async { 1 + 1 });
+///     assert_eq!(task.await.unwrap(), 2);
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Panics
+/// Outside a runtime (use [`Handle::spawn`] from other threads).
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Handle::current().spawn(future)
+}
+
+/// Spawns a `!Send` future onto the runtime running this thread; it never leaves this thread.
+///
+/// ```
+/// use std::rc::Rc;
+/// weft::Runtime::new()?.block_on(async {
+///     let shared = Rc::new(5);
+///     let task = weft::spawn_local({
+///         let shared = shared.clone();
+///         async move { *shared * 2 }
+///     });
+///     assert_eq!(task.await.unwrap(), 10);
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Panics
+/// Outside a runtime's loop thread.
+pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    context::with_core(|core| match core {
+        Some(core) => core.shared.spawn(future),
+        None => panic!("spawn_local: {}", context::outside_runtime()),
+    })
+}

@@ -1,0 +1,221 @@
+//! The current-thread scheduler: one loop thread runs every task and drives the reactor
+//! (the Node.js / Redis model).
+//!
+//! # The loop (`Runtime::block_on`)
+//!
+//! 1. If the main future was woken, poll it; return when it is ready.
+//! 2. Move tasks spawned or woken from other threads (the inject queue) to the local queue.
+//! 3. Run up to `event_interval` tasks from the local queue, each with a fresh cooperative
+//!    budget. Wakes from this thread push straight onto the local queue (no atomics, no
+//!    syscalls).
+//! 4. Turn the reactor: without blocking if anything is runnable, else until the next timer, an
+//!    I/O event or a wake-up from another thread (eventfd). Bounding step 3 is what keeps I/O
+//!    polled while tasks keep waking each other.
+//!
+//! # Wake-ups from other threads
+//!
+//! They lock the inject queue, push, and then wake the reactor's eventfd (coalesced). The loop
+//! checks the queue after every turn, so a push that lands while it blocks is never missed.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use weft_reactor::Reactor;
+
+use super::OwnedTasks;
+use crate::context;
+use crate::coop;
+use crate::sync::{lock, Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
+use crate::task::{new_task, JoinHandle, Notified, Schedule, Task};
+
+/// State shared with other threads and with every task of the runtime.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    inject: Mutex<Inject>,
+    /// Mirrors `inject.queue.len()` so the loop checks it without locking.
+    inject_len: AtomicUsize,
+    owned: OwnedTasks,
+    pub(crate) reactor: weft_reactor::Handle,
+    next_id: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Inject {
+    queue: VecDeque<Notified>,
+    closed: bool,
+}
+
+/// The loop thread's half: the local run queue and the reactor driver.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) shared: Arc<Shared>,
+    local: RefCell<VecDeque<Notified>>,
+    driver: RefCell<Option<Reactor>>,
+    event_interval: usize,
+}
+
+impl Core {
+    pub(crate) fn new(reactor: Reactor, event_interval: usize) -> Core {
+        let shared = Arc::new(Shared {
+            inject: Mutex::new(Inject::default()),
+            inject_len: AtomicUsize::new(0),
+            owned: OwnedTasks::default(),
+            reactor: reactor.handle(),
+            next_id: AtomicU64::new(1),
+        });
+        Core {
+            shared,
+            local: RefCell::new(VecDeque::with_capacity(256)),
+            driver: RefCell::new(Some(reactor)),
+            event_interval: event_interval.max(1),
+        }
+    }
+
+    /// Drives the loop until `future` completes.
+    pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _entered = match context::enter(self, false) {
+            Ok(entered) => entered,
+            Err(e) => panic!("{e}"),
+        };
+        let mut driver_slot = self.driver.borrow_mut();
+        let driver = driver_slot
+            .as_mut()
+            .expect("the reactor is only taken at shutdown");
+        let main = std::sync::Arc::new(MainWaker {
+            woken: AtomicBool::new(true),
+            shared: self.shared.clone(),
+        });
+        let waker = Waker::from(main.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            if main.woken.swap(false, Ordering::AcqRel) {
+                if let Poll::Ready(out) = coop::with_budget(|| future.as_mut().poll(&mut cx)) {
+                    return out;
+                }
+            }
+            self.drain_inject();
+            for _ in 0..self.event_interval {
+                let next = self.local.borrow_mut().pop_front();
+                match next {
+                    Some(task) => coop::with_budget(|| task.run()),
+                    None => break,
+                }
+            }
+            let idle = self.local.borrow().is_empty()
+                && !main.woken.load(Ordering::Acquire)
+                && self.shared.inject_len.load(Ordering::Acquire) == 0;
+            let timeout = if idle { None } else { Some(Duration::ZERO) };
+            if let Err(e) = driver.turn(timeout) {
+                panic!("weft: the reactor failed: {e}");
+            }
+        }
+    }
+
+    fn drain_inject(&self) {
+        if self.shared.inject_len.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut inject = lock(&self.shared.inject);
+        self.shared.inject_len.store(0, Ordering::Release);
+        self.local.borrow_mut().extend(inject.queue.drain(..));
+    }
+
+    /// Shutdown, in order: cancel every task (dropping its future here, on the loop thread),
+    /// drop queued entries, then drop the reactor, which fails pending I/O and fires timers so
+    /// nothing waits forever on a loop that is gone.
+    pub(crate) fn shutdown(&self) {
+        let _entered = context::enter(self, true);
+        self.shared.owned.shutdown();
+        let queued = {
+            let mut inject = lock(&self.shared.inject);
+            inject.closed = true;
+            self.shared.inject_len.store(0, Ordering::Release);
+            std::mem::take(&mut inject.queue)
+        };
+        drop(queued);
+        let local = std::mem::take(&mut *self.local.borrow_mut());
+        drop(local);
+        let driver = self.driver.borrow_mut().take();
+        drop(driver);
+        let late = std::mem::take(&mut *self.local.borrow_mut());
+        drop(late);
+    }
+}
+
+impl Shared {
+    /// Spawns `future` on this runtime.
+    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (task, notified, handle) = new_task(future, self.clone(), id);
+        if let Some(notified) = self.owned.bind(task, notified) {
+            self.schedule(notified);
+        }
+        handle
+    }
+
+    fn push_remote(&self, task: Notified) {
+        let mut inject = lock(&self.inject);
+        if inject.closed {
+            drop(inject);
+            drop(task);
+            return;
+        }
+        inject.queue.push_back(task);
+        self.inject_len.store(inject.queue.len(), Ordering::Release);
+        drop(inject);
+        self.reactor.wake();
+    }
+
+    /// Tasks alive on this runtime.
+    pub(crate) fn alive_tasks(&self) -> usize {
+        self.owned.len()
+    }
+
+    fn is_current(self: &Arc<Self>, core: Option<&Core>) -> bool {
+        core.is_some_and(|core| Arc::ptr_eq(&core.shared, self))
+    }
+}
+
+impl Schedule for Arc<Shared> {
+    #[inline]
+    fn schedule(&self, task: Notified) {
+        context::with_core(|core| match core {
+            Some(core) if Arc::ptr_eq(&core.shared, self) => {
+                core.local.borrow_mut().push_back(task);
+            }
+            _ => self.push_remote(task),
+        })
+    }
+
+    fn release(&self, task: &Task) -> Option<Task> {
+        self.owned.remove(task)
+    }
+}
+
+/// The main future's waker: a flag, plus a reactor wake-up when set from another thread.
+struct MainWaker {
+    woken: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl Wake for MainWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        if !context::with_core(|core| self.shared.is_current(core)) {
+            self.shared.reactor.wake();
+        }
+    }
+}

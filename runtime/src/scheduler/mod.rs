@@ -1,0 +1,6 @@
+//! Schedulers: who runs which task, on which thread, in which order.
+
+pub(crate) mod current_thread;
+mod owned;
+
+pub(crate) use owned::OwnedTasks;

@@ -1,0 +1,119 @@
+//! Tasks: one heap allocation per spawned future, shared by the run queue, the owned list, the
+//! `JoinHandle` and any wakers, and freed when the last of them lets go. `state.rs` says who owns
+//! which part; `raw.rs` gives the run protocol.
+
+mod join;
+mod raw;
+mod state;
+mod yield_now;
+
+use std::future::Future;
+use std::ptr::NonNull;
+
+pub use join::{JoinError, JoinHandle};
+pub use yield_now::yield_now;
+
+use raw::{Cell, Header};
+
+/// What a scheduler provides to its tasks.
+pub(crate) trait Schedule: Send + Sync + 'static {
+    /// Queue a woken task.
+    fn schedule(&self, task: Notified);
+    /// The task completed: remove it from the owned list and return the list's reference.
+    fn release(&self, task: &Task) -> Option<Task>;
+}
+
+/// One counted reference to a task.
+#[derive(Debug)]
+pub(crate) struct Task(NonNull<Header>);
+
+// SAFETY: a `Task` only touches the thread-safe header (atomic state, mutex) from whatever thread
+// holds it; the future inside is only polled or dropped by its scheduler's own thread, which
+// `Schedule` implementations guarantee, and only through `Notified::run` or `shutdown`.
+unsafe impl Send for Task {}
+// SAFETY: as above: shared access only reads the header.
+unsafe impl Sync for Task {}
+
+/// A task sitting in a run queue: the reference the queue owns while `SCHEDULED` is set.
+#[derive(Debug)]
+pub(crate) struct Notified(pub(crate) Task);
+
+impl std::fmt::Debug for Header {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Task").field("id", &self.id).finish()
+    }
+}
+
+impl Task {
+    fn from_raw(ptr: NonNull<Header>) -> Task {
+        Task(ptr)
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: this reference keeps the header alive.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// Where this task sits in its scheduler's owned list. Call with that list locked.
+    pub(crate) fn owned_key(&self) -> usize {
+        // SAFETY: written and read only under the owned list's lock.
+        unsafe { *self.header().owned_key.get() }
+    }
+
+    /// Records the task's slot in its owned list. Call with that list locked.
+    pub(crate) fn set_owned_key(&self, key: usize) {
+        // SAFETY: written and read only under the owned list's lock.
+        unsafe { *self.header().owned_key.get() = key }
+    }
+
+    /// `true` when both name the same task.
+    pub(crate) fn is(&self, other: &Task) -> bool {
+        self.0 == other.0
+    }
+
+    /// Runtime shutdown: drops the future (unless another thread is polling it), completes the
+    /// task with a cancellation error, and gives up this (owned-list) reference.
+    pub(crate) fn shutdown(self) {
+        let ptr = self.0;
+        std::mem::forget(self);
+        // SAFETY: we give our reference to `shutdown`; the scheduler calls this on its own
+        // thread after removing the task from its owned list.
+        unsafe { (ptr.as_ref().vtable.shutdown)(ptr) }
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        // SAFETY: this is one counted reference, given up exactly once.
+        unsafe { raw::release_ref(self.0) }
+    }
+}
+
+impl Notified {
+    /// Polls the task once (or drops its future if aborted).
+    pub(crate) fn run(self) {
+        let ptr = (self.0).0;
+        std::mem::forget(self);
+        // SAFETY: the queue's reference goes to `run`; schedulers call this on their own thread.
+        unsafe { (ptr.as_ref().vtable.run)(ptr) }
+    }
+}
+
+/// Creates a task: the owned-list reference, the queue entry, and the join handle.
+pub(crate) fn new_task<F, S>(
+    future: F,
+    scheduler: S,
+    id: u64,
+) -> (Task, Notified, JoinHandle<F::Output>)
+where
+    F: Future + 'static,
+    F::Output: 'static,
+    S: Schedule,
+{
+    let ptr = Cell::<F, S>::allocate(future, scheduler, id);
+    (
+        Task::from_raw(ptr),
+        Notified(Task::from_raw(ptr)),
+        JoinHandle::from_raw(ptr),
+    )
+}

@@ -1,0 +1,358 @@
+//! The task allocation: one `Box` holding the header, the scheduler handle and the future (later
+//! its output), reached through a type-erased vtable.
+//!
+//! # Run protocol
+//!
+//! 1. A queue entry (`Notified`) runs: `RUNNING` is set and `SCHEDULED` cleared in one step. A
+//!    task that is already `COMPLETE` (shut down while queued) only releases the reference.
+//! 2. The future is polled inside `catch_unwind` with a waker that borrows the queue's reference
+//!    (no reference-count traffic per poll).
+//! 3. `Pending`: `RUNNING` is cleared. If a wake arrived meanwhile (`NOTIFIED`), the task is
+//!    pushed again with the same reference; otherwise the reference is released.
+//! 4. `Ready` or a panic: the output (or `JoinError`) is stored, then `COMPLETE` is set. If the
+//!    `JoinHandle` is gone, the runner drops the output itself; otherwise it wakes the handle's
+//!    waker. The task leaves the owned list and releases the queue's reference.
+//!
+//! Destructors of futures and outputs run under an abort-on-unwind guard where a panic would
+//! leave the state word inconsistent.
+
+use std::any::Any;
+use std::cell::UnsafeCell;
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+use super::state::{IdleAction, RunAction, State, WakeAction, JOIN_INTEREST};
+use super::{JoinError, Notified, Schedule, Task};
+use crate::sync::{lock, Mutex};
+
+/// The type-erased operations of one `Cell<F, S>`.
+pub(crate) struct Vtable {
+    pub(super) run: unsafe fn(NonNull<Header>),
+    pub(super) schedule: unsafe fn(NonNull<Header>),
+    pub(super) dealloc: unsafe fn(NonNull<Header>),
+    /// Moves the output into `*mut Poll<Result<T, JoinError>>`.
+    pub(super) read_output: unsafe fn(NonNull<Header>, *mut ()),
+    pub(super) drop_output: unsafe fn(NonNull<Header>),
+    pub(super) shutdown: unsafe fn(NonNull<Header>),
+}
+
+/// The part of every task that does not depend on its future's type.
+#[repr(C)]
+pub(crate) struct Header {
+    pub(super) state: State,
+    pub(super) vtable: &'static Vtable,
+    /// The `JoinHandle`'s waker; see `JoinHandle::poll` for the protocol.
+    pub(super) join_waker: Mutex<Option<Waker>>,
+    pub(super) id: u64,
+    /// The task's slot in its scheduler's owned list, written under that list's lock.
+    pub(super) owned_key: UnsafeCell<usize>,
+}
+
+pub(super) enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, JoinError>),
+    Consumed,
+}
+
+#[repr(C)]
+pub(super) struct Cell<F: Future, S> {
+    pub(super) header: Header,
+    scheduler: S,
+    stage: UnsafeCell<Stage<F>>,
+}
+
+impl<F, S> Cell<F, S>
+where
+    F: Future + 'static,
+    S: Schedule,
+{
+    const VTABLE: Vtable = Vtable {
+        run: Self::run,
+        schedule: Self::schedule,
+        dealloc: Self::dealloc,
+        read_output: Self::read_output,
+        drop_output: Self::drop_output,
+        shutdown: Self::shutdown,
+    };
+
+    pub(super) fn allocate(future: F, scheduler: S, id: u64) -> NonNull<Header> {
+        let cell = Box::new(Cell {
+            header: Header {
+                state: State::new(),
+                vtable: &Self::VTABLE,
+                join_waker: Mutex::new(None),
+                id,
+                owned_key: UnsafeCell::new(usize::MAX),
+            },
+            scheduler,
+            stage: UnsafeCell::new(Stage::Running(future)),
+        });
+        NonNull::from(Box::leak(cell)).cast()
+    }
+
+    /// # Safety
+    /// `ptr` points to a live `Cell<F, S>` (the caller holds a reference).
+    unsafe fn cell<'a>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
+        // SAFETY: `Cell` is `repr(C)` with the header first, so the header pointer is the cell
+        // pointer; the caller's reference keeps it alive.
+        unsafe { ptr.cast::<Cell<F, S>>().as_ref() }
+    }
+
+    /// # Safety
+    /// The caller owns the queue reference for `ptr` and runs on the task's scheduler thread.
+    unsafe fn run(ptr: NonNull<Header>) {
+        // SAFETY: the queue reference keeps the cell alive.
+        let cell = unsafe { Self::cell(ptr) };
+        match cell.header.state.transition_to_running() {
+            RunAction::Skip => {
+                // SAFETY: we own the queue reference and give it up here.
+                unsafe { release_ref(ptr) };
+                return;
+            }
+            RunAction::Cancel => {
+                // SAFETY: `RUNNING` is ours, so the stage is ours.
+                unsafe { cell.cancel_future() };
+                // SAFETY: as above; the queue reference is handed to `complete`.
+                unsafe { Self::complete(ptr, true) };
+                return;
+            }
+            RunAction::Poll => {}
+        }
+        let waker = ManuallyDrop::new(
+            // SAFETY: the waker borrows the queue reference, which outlives this poll; it is
+            // never dropped (ManuallyDrop), so the count is untouched.
+            unsafe { Waker::from_raw(RawWaker::new(ptr.as_ptr() as *const (), &WAKER_VTABLE)) },
+        );
+        let mut cx = Context::from_waker(&waker);
+        let polled = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: `RUNNING` gives this thread exclusive access to the stage; the future is
+            // never moved out of its heap cell while `Running`, so pinning holds.
+            let stage = unsafe { &mut *cell.stage.get() };
+            let Stage::Running(future) = stage else {
+                unreachable!("a running task always holds its future")
+            };
+            // SAFETY: see above; the cell is heap-allocated and not moved until dealloc.
+            unsafe { Pin::new_unchecked(future) }.poll(&mut cx)
+        }));
+        match polled {
+            Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
+                IdleAction::Parked => {}
+                // SAFETY: the state word says no reference is left.
+                IdleAction::Dealloc => unsafe { Self::dealloc(ptr) },
+                IdleAction::Reschedule => cell.scheduler.schedule(Notified(Task::from_raw(ptr))),
+            },
+            Ok(Poll::Ready(output)) => {
+                // SAFETY: `RUNNING` is still ours.
+                unsafe { cell.set_stage(Stage::Finished(Ok(output))) };
+                // SAFETY: as above; the queue reference is handed to `complete`.
+                unsafe { Self::complete(ptr, true) };
+            }
+            Err(payload) => {
+                // SAFETY: `RUNNING` is still ours; the future panicked and is dropped here.
+                let error = unsafe { cell.drop_after_panic(payload) };
+                // SAFETY: as above.
+                unsafe { cell.set_stage(Stage::Finished(Err(error))) };
+                // SAFETY: as above; the queue reference is handed to `complete`.
+                unsafe { Self::complete(ptr, true) };
+            }
+        }
+    }
+
+    /// # Safety
+    /// The caller holds `RUNNING`.
+    unsafe fn set_stage(&self, stage: Stage<F>) {
+        let _guard = AbortOnUnwind;
+        // SAFETY: `RUNNING` gives exclusive access; the old stage is dropped in place under the
+        // abort guard.
+        unsafe { *self.stage.get() = stage };
+    }
+
+    /// Drops the future for `abort()` or shutdown and records the cancellation.
+    ///
+    /// # Safety
+    /// The caller holds `RUNNING`.
+    unsafe fn cancel_future(&self) {
+        // SAFETY: `RUNNING` gives exclusive access to the stage.
+        let stage = unsafe { &mut *self.stage.get() };
+        let dropped = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
+        let error = match dropped {
+            Ok(()) => JoinError::cancelled(self.header.id),
+            Err(payload) => JoinError::panic(self.header.id, payload),
+        };
+        // SAFETY: still exclusive.
+        unsafe { self.set_stage(Stage::Finished(Err(error))) };
+    }
+
+    /// # Safety
+    /// The caller holds `RUNNING`.
+    unsafe fn drop_after_panic(&self, payload: Box<dyn Any + Send>) -> JoinError {
+        // SAFETY: `RUNNING` gives exclusive access to the stage.
+        let stage = unsafe { &mut *self.stage.get() };
+        // A destructor that panics too is swallowed: the first panic is the one to report.
+        let _ = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
+        JoinError::panic(self.header.id, payload)
+    }
+
+    /// Publishes the stored output and gives up the caller's references.
+    ///
+    /// # Safety
+    /// The caller holds `RUNNING` and owns one reference (the queue's, or the owned list's when
+    /// shutting down), which this consumes. `release` says whether to leave the owned list.
+    unsafe fn complete(ptr: NonNull<Header>, release: bool) {
+        // SAFETY: the caller's reference keeps the cell alive.
+        let cell = unsafe { Self::cell(ptr) };
+        let prev = cell.header.state.transition_to_complete();
+        if prev & JOIN_INTEREST == 0 {
+            // Nobody will read the output: drop it here, on the runtime's thread.
+            // SAFETY: COMPLETE without JOIN_INTEREST leaves the stage to us.
+            unsafe { Self::drop_output(ptr) };
+        } else {
+            let waker = lock(&cell.header.join_waker).take();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
+        if release {
+            let this = ManuallyDrop::new(Task::from_raw(ptr));
+            drop(cell.scheduler.release(&this));
+        }
+        // SAFETY: the caller's reference is ours to give up.
+        unsafe { release_ref(ptr) };
+    }
+
+    /// # Safety
+    /// The caller owns a reference it hands to the scheduler's queue.
+    unsafe fn schedule(ptr: NonNull<Header>) {
+        // SAFETY: the caller's reference keeps the cell alive.
+        let cell = unsafe { Self::cell(ptr) };
+        cell.scheduler.schedule(Notified(Task::from_raw(ptr)));
+    }
+
+    /// # Safety
+    /// No reference to the task remains.
+    unsafe fn dealloc(ptr: NonNull<Header>) {
+        let _guard = AbortOnUnwind;
+        // SAFETY: the cell was created by `Box::leak` in `allocate` and nobody else can reach
+        // it any more.
+        drop(unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) });
+    }
+
+    /// # Safety
+    /// `dst` points to a `Poll<Result<F::Output, JoinError>>`; the task is `COMPLETE` and the
+    /// caller is its `JoinHandle`.
+    unsafe fn read_output(ptr: NonNull<Header>, dst: *mut ()) {
+        // SAFETY: the join handle's reference keeps the cell alive; COMPLETE + JOIN_INTEREST
+        // give the handle the stage.
+        let cell = unsafe { Self::cell(ptr) };
+        // SAFETY: see above.
+        let stage = unsafe { &mut *cell.stage.get() };
+        match std::mem::replace(stage, Stage::Consumed) {
+            Stage::Finished(result) => {
+                let dst = dst.cast::<Poll<Result<F::Output, JoinError>>>();
+                // SAFETY: the caller passes a valid, initialised slot of exactly this type.
+                unsafe { *dst = Poll::Ready(result) };
+            }
+            _ => panic!("JoinHandle polled again after it returned the task's output"),
+        }
+    }
+
+    /// # Safety
+    /// The task is `COMPLETE` and the caller has the right to the stage (see `complete` and
+    /// `JoinHandle::drop`).
+    unsafe fn drop_output(ptr: NonNull<Header>) {
+        // SAFETY: the caller's reference keeps the cell alive.
+        let cell = unsafe { Self::cell(ptr) };
+        // SAFETY: the caller has the stage; an output destructor that panics is swallowed so the
+        // runtime keeps going.
+        let stage = unsafe { &mut *cell.stage.get() };
+        let _ = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
+    }
+
+    /// Runtime shutdown: drop the future unless it is running elsewhere.
+    ///
+    /// # Safety
+    /// The caller owns the owned-list reference (removed from the list), on the runtime thread.
+    unsafe fn shutdown(ptr: NonNull<Header>) {
+        // SAFETY: the list reference keeps the cell alive.
+        let cell = unsafe { Self::cell(ptr) };
+        if cell.header.state.transition_to_shutdown() {
+            // SAFETY: `transition_to_shutdown` gave us RUNNING.
+            unsafe { cell.cancel_future() };
+            // SAFETY: RUNNING is ours; the list reference is handed over.
+            unsafe { Self::complete(ptr, false) };
+        } else {
+            // SAFETY: the list reference is ours to give up.
+            unsafe { release_ref(ptr) };
+        }
+    }
+}
+
+/// Drops one reference, freeing the task if it was the last.
+///
+/// # Safety
+/// The caller owns a reference to the live task at `ptr`.
+pub(super) unsafe fn release_ref(ptr: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps the header alive until this decrement.
+    let header = unsafe { ptr.as_ref() };
+    if header.state.ref_dec() {
+        // SAFETY: that was the last reference.
+        unsafe { (header.vtable.dealloc)(ptr) };
+    }
+}
+
+/// Aborts the process if dropped during unwinding: used where a panic would leave the task's
+/// state inconsistent.
+struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("weft: a panic escaped a task destructor; aborting");
+            std::process::abort();
+        }
+    }
+}
+
+static WAKER_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+
+unsafe fn waker_clone(data: *const ()) -> RawWaker {
+    // SAFETY: `data` is a live task header (the waker being cloned owns a reference).
+    let header = unsafe { &*(data as *const Header) };
+    header.state.ref_inc();
+    RawWaker::new(data, &WAKER_VTABLE)
+}
+
+unsafe fn waker_wake(data: *const ()) {
+    // SAFETY: the waker owned a reference, so `data` is a live, non-null header.
+    let ptr = unsafe { NonNull::new_unchecked(data as *mut Header) };
+    // SAFETY: as above.
+    let header = unsafe { ptr.as_ref() };
+    match header.state.wake_by_val() {
+        WakeAction::None => {}
+        // SAFETY: the waker's reference moves into the run queue.
+        WakeAction::Submit => unsafe { (header.vtable.schedule)(ptr) },
+        // SAFETY: that was the last reference.
+        WakeAction::Dealloc => unsafe { (header.vtable.dealloc)(ptr) },
+    }
+}
+
+unsafe fn waker_wake_by_ref(data: *const ()) {
+    // SAFETY: the waker owns a reference, so `data` is a live, non-null header.
+    let ptr = unsafe { NonNull::new_unchecked(data as *mut Header) };
+    // SAFETY: as above.
+    let header = unsafe { ptr.as_ref() };
+    if header.state.wake_by_ref() == WakeAction::Submit {
+        // SAFETY: `wake_by_ref` made a new reference for the queue.
+        unsafe { (header.vtable.schedule)(ptr) };
+    }
+}
+
+unsafe fn waker_drop(data: *const ()) {
+    // SAFETY: the waker owned a reference to this live header and gives it up.
+    unsafe { release_ref(NonNull::new_unchecked(data as *mut Header)) };
+}
