@@ -13,7 +13,10 @@ use weft::net::{TcpListener, TcpStream};
 fn main() -> std::io::Result<()> {
     let args = cli::parse("127.0.0.1:7000");
     if args.threads != 1 {
-        eprintln!("--threads {}: only the current-thread runtime (1) exists so far", args.threads);
+        eprintln!(
+            "--threads {}: only the current-thread runtime (1) exists so far",
+            args.threads
+        );
         std::process::exit(2);
     }
     weft::Runtime::new()?.block_on(async {

@@ -16,12 +16,18 @@ use weft::net::{TcpListener, TcpStream};
 fn main() -> std::io::Result<()> {
     let args = cli::parse("127.0.0.1:8080");
     if args.threads != 1 {
-        eprintln!("--threads {}: only the current-thread runtime (1) exists so far", args.threads);
+        eprintln!(
+            "--threads {}: only the current-thread runtime (1) exists so far",
+            args.threads
+        );
         std::process::exit(2);
     }
     weft::Runtime::new()?.block_on(async {
         let listener = TcpListener::bind(args.addr)?;
-        println!("hello_server listening on http://{}", listener.local_addr()?);
+        println!(
+            "hello_server listening on http://{}",
+            listener.local_addr()?
+        );
         loop {
             let (stream, _) = listener.accept().await?;
             stream.set_nodelay(true)?;

@@ -31,7 +31,10 @@ pub fn respond(input: &[u8], out: &mut Vec<u8>) -> Outcome {
     loop {
         let rest = &input[consumed..];
         if rest.is_empty() {
-            return Outcome::Answered { consumed, close: false };
+            return Outcome::Answered {
+                consumed,
+                close: false,
+            };
         }
         let mut headers = [httparse::EMPTY_HEADER; 32];
         let mut request = httparse::Request::new(&mut headers);
@@ -44,11 +47,17 @@ pub fn respond(input: &[u8], out: &mut Vec<u8>) -> Outcome {
                 consumed += len;
                 out.extend_from_slice(HELLO);
                 if wants_close(&request) {
-                    return Outcome::Answered { consumed, close: true };
+                    return Outcome::Answered {
+                        consumed,
+                        close: true,
+                    };
                 }
             }
             Ok(httparse::Status::Partial) if rest.len() <= MAX_REQUEST => {
-                return Outcome::Answered { consumed, close: false };
+                return Outcome::Answered {
+                    consumed,
+                    close: false,
+                };
             }
             Ok(httparse::Status::Partial) | Err(_) => {
                 out.extend_from_slice(BAD_REQUEST);

@@ -302,9 +302,7 @@ impl Registration {
     ) -> Poll<io::Result<ReadyEvent>> {
         match self.io.poll_ready(cx, direction) {
             Poll::Ready(Ok(event)) => Poll::Ready(Ok(event)),
-            Poll::Ready(Err(_)) => Poll::Ready(Err(io::Error::other(
-                "weft runtime shut down while this socket was waiting",
-            ))),
+            Poll::Ready(Err(_)) => Poll::Ready(Err(shut_down())),
             Poll::Pending => Poll::Pending,
         }
     }
@@ -318,7 +316,12 @@ impl Registration {
             Direction::Read => Interest::Read,
             Direction::Write => Interest::Write,
         };
-        if self.handle.inner.selector.rearm(self.fd, self.token, interest) {
+        if self
+            .handle
+            .inner
+            .selector
+            .rearm(self.fd, self.token, interest)
+        {
             self.handle.wake();
         }
     }
@@ -346,6 +349,12 @@ impl Drop for Registration {
         let waiters = self.io.take_waiters();
         drop((removed, waiters));
     }
+}
+
+#[cold]
+#[inline(never)]
+fn shut_down() -> io::Error {
+    io::Error::other("weft runtime shut down while this socket was waiting")
 }
 
 fn with_context(err: io::Error, what: &str) -> io::Error {

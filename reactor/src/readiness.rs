@@ -149,6 +149,16 @@ impl ScheduledIo {
         if let Some(ready) = Self::check(cur, direction) {
             return Poll::Ready(ready);
         }
+        self.poll_ready_slow(cx, direction)
+    }
+
+    /// Not ready at first sight: store the waker under the lock, re-checking first.
+    #[inline(never)]
+    fn poll_ready_slow(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<Result<ReadyEvent, Shutdown>> {
         let mut waiters = lock(&self.waiters);
         let cur = self.readiness.load(Ordering::Acquire);
         if let Some(ready) = Self::check(cur, direction) {

@@ -171,7 +171,10 @@ mod tests {
         assert_eq!(millis_rounded_up(Some(Duration::ZERO)), 0);
         assert_eq!(millis_rounded_up(Some(Duration::from_micros(300))), 1);
         assert_eq!(millis_rounded_up(Some(Duration::from_micros(1001))), 2);
-        assert_eq!(millis_rounded_up(Some(Duration::from_secs(1 << 40))), i32::MAX);
+        assert_eq!(
+            millis_rounded_up(Some(Duration::from_secs(1 << 40))),
+            i32::MAX
+        );
     }
 
     #[test]

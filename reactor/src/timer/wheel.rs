@@ -30,7 +30,10 @@ const MAX_TICK: u64 = (1 << (SLOT_BITS as usize * LEVELS)) - 1;
 /// Where an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Place {
-    Slot { level: usize, slot: usize },
+    Slot {
+        level: usize,
+        slot: usize,
+    },
     /// Expired: unlinked, waiting for its owner to notice and remove it.
     Fired,
 }
@@ -280,7 +283,15 @@ mod tests {
     fn fires_in_deadline_order_across_levels() {
         let log = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut wheel = Wheel::default();
-        let deadlines = [5 * MS, 70 * MS, 3 * MS, 5_000 * MS, 300_000 * MS, 64 * MS, 4_096 * MS];
+        let deadlines = [
+            5 * MS,
+            70 * MS,
+            3 * MS,
+            5_000 * MS,
+            300_000 * MS,
+            64 * MS,
+            4_096 * MS,
+        ];
         for (i, &d) in deadlines.iter().enumerate() {
             wheel.insert(d, waker(i, &log));
         }

@@ -1,61 +1,108 @@
-//! The loops shared by every stream type: read exactly, write everything.
+//! The futures behind every stream's `read`, `write`, `read_exact` and `write_all`.
+//!
+//! They are hand-written structs rather than `async fn`s: each is polled straight into
+//! `Source::poll_read`/`poll_write`, with no nested state machines on the hot path.
 
-use std::future::poll_fn;
-use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 
 use super::source::Source;
 
-pub(crate) async fn read<T: AsFd>(source: &Source<T>, buf: &mut [u8]) -> io::Result<usize>
-where
-    for<'a> &'a T: Read + Write,
-{
-    poll_fn(|cx| source.poll_read(cx, buf)).await
+/// The future of `read`.
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct ReadFuture<'a> {
+    pub(crate) source: &'a Source<std::net::TcpStream>,
+    pub(crate) buf: &'a mut [u8],
 }
 
-pub(crate) async fn write<T: AsFd>(source: &Source<T>, buf: &[u8]) -> io::Result<usize>
-where
-    for<'a> &'a T: Read + Write,
-{
-    poll_fn(|cx| source.poll_write(cx, buf)).await
-}
+impl Future for ReadFuture<'_> {
+    type Output = io::Result<usize>;
 
-pub(crate) async fn read_exact<T: AsFd>(source: &Source<T>, mut buf: &mut [u8]) -> io::Result<()>
-where
-    for<'a> &'a T: Read + Write,
-{
-    let wanted = buf.len();
-    while !buf.is_empty() {
-        match read(source, buf).await? {
-            0 => {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!(
-                        "read_exact: the peer closed after {} of {wanted} bytes",
-                        wanted - buf.len()
-                    ),
-                ))
-            }
-            n => buf = &mut buf[n..],
-        }
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        this.source.poll_read(cx, this.buf)
     }
-    Ok(())
 }
 
-pub(crate) async fn write_all<T: AsFd>(source: &Source<T>, mut buf: &[u8]) -> io::Result<()>
-where
-    for<'a> &'a T: Read + Write,
-{
-    while !buf.is_empty() {
-        match write(source, buf).await? {
-            0 => {
-                return Err(io::Error::new(
-                    io::ErrorKind::WriteZero,
-                    "write_all: the socket accepted no bytes",
-                ))
-            }
-            n => buf = &buf[n..],
-        }
+/// The future of `write`.
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct WriteFuture<'a> {
+    pub(crate) source: &'a Source<std::net::TcpStream>,
+    pub(crate) buf: &'a [u8],
+}
+
+impl Future for WriteFuture<'_> {
+    type Output = io::Result<usize>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        self.source.poll_write(cx, self.buf)
     }
-    Ok(())
+}
+
+/// The future of `read_exact`.
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct ReadExactFuture<'a> {
+    pub(crate) source: &'a Source<std::net::TcpStream>,
+    pub(crate) buf: &'a mut [u8],
+    pub(crate) filled: usize,
+}
+
+impl Future for ReadExactFuture<'_> {
+    type Output = io::Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        while this.filled < this.buf.len() {
+            match ready!(this.source.poll_read(cx, &mut this.buf[this.filled..]))? {
+                0 => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "read_exact: the peer closed after {} of {} bytes",
+                            this.filled,
+                            this.buf.len()
+                        ),
+                    )))
+                }
+                n => this.filled += n,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The future of `write_all`.
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct WriteAllFuture<'a> {
+    pub(crate) source: &'a Source<std::net::TcpStream>,
+    pub(crate) buf: &'a [u8],
+}
+
+impl Future for WriteAllFuture<'_> {
+    type Output = io::Result<()>;
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        while !this.buf.is_empty() {
+            match ready!(this.source.poll_write(cx, this.buf))? {
+                0 => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "write_all: the socket accepted no bytes",
+                    )))
+                }
+                n => this.buf = &this.buf[n..],
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
 }

@@ -13,6 +13,7 @@ mod tcp_socket;
 mod tcp_stream;
 mod udp;
 
+pub use io_util::{ReadExactFuture, ReadFuture, WriteAllFuture, WriteFuture};
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
 pub use tcp_listener::TcpListener;
 pub use tcp_socket::TcpSocket;

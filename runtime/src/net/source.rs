@@ -94,7 +94,11 @@ where
     /// Reads into `buf`. A short read proves the socket drained, so readiness is cleared
     /// without the extra `EAGAIN` round trip, except when the peer's FIN came with this edge
     /// (`is_read_closed`): the EOF must still be read and no new edge will announce it.
-    pub(crate) fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }

@@ -33,13 +33,20 @@ impl OwnedReadHalf {
     }
 
     /// Reads some bytes; `Ok(0)` is end of stream.
-    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        io_util::read(&self.inner, buf).await
+    pub fn read<'a>(&'a mut self, buf: &'a mut [u8]) -> io_util::ReadFuture<'a> {
+        io_util::ReadFuture {
+            source: &self.inner,
+            buf,
+        }
     }
 
     /// Fills `buf` completely (`UnexpectedEof` if the peer closes first).
-    pub async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        io_util::read_exact(&self.inner, buf).await
+    pub fn read_exact<'a>(&'a mut self, buf: &'a mut [u8]) -> io_util::ReadExactFuture<'a> {
+        io_util::ReadExactFuture {
+            source: &self.inner,
+            buf,
+            filled: 0,
+        }
     }
 
     /// The remote address.
@@ -76,13 +83,19 @@ impl OwnedWriteHalf {
     }
 
     /// Writes some bytes, returning how many.
-    pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        io_util::write(&self.inner, buf).await
+    pub fn write<'a>(&'a mut self, buf: &'a [u8]) -> io_util::WriteFuture<'a> {
+        io_util::WriteFuture {
+            source: &self.inner,
+            buf,
+        }
     }
 
     /// Writes all of `buf`.
-    pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        io_util::write_all(&self.inner, buf).await
+    pub fn write_all<'a>(&'a mut self, buf: &'a [u8]) -> io_util::WriteAllFuture<'a> {
+        io_util::WriteAllFuture {
+            source: &self.inner,
+            buf,
+        }
     }
 
     /// Sends FIN now (dropping the half does it too).
@@ -116,7 +129,11 @@ impl futures_io::AsyncRead for OwnedReadHalf {
 }
 
 impl futures_io::AsyncWrite for OwnedWriteHalf {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.inner.poll_write(cx, buf)
     }
 

@@ -70,26 +70,39 @@ impl TcpStream {
     }
 
     /// Reads some bytes; `Ok(0)` is end of stream (or an empty `buf`).
-    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        io_util::read(&self.source, buf).await
+    pub fn read<'a>(&'a mut self, buf: &'a mut [u8]) -> io_util::ReadFuture<'a> {
+        io_util::ReadFuture {
+            source: &self.source,
+            buf,
+        }
     }
 
     /// Fills `buf` completely.
     ///
     /// # Errors
     /// `UnexpectedEof` if the peer closes first.
-    pub async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        io_util::read_exact(&self.source, buf).await
+    pub fn read_exact<'a>(&'a mut self, buf: &'a mut [u8]) -> io_util::ReadExactFuture<'a> {
+        io_util::ReadExactFuture {
+            source: &self.source,
+            buf,
+            filled: 0,
+        }
     }
 
     /// Writes some bytes, returning how many.
-    pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        io_util::write(&self.source, buf).await
+    pub fn write<'a>(&'a mut self, buf: &'a [u8]) -> io_util::WriteFuture<'a> {
+        io_util::WriteFuture {
+            source: &self.source,
+            buf,
+        }
     }
 
     /// Writes all of `buf`.
-    pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        io_util::write_all(&self.source, buf).await
+    pub fn write_all<'a>(&'a mut self, buf: &'a [u8]) -> io_util::WriteAllFuture<'a> {
+        io_util::WriteAllFuture {
+            source: &self.source,
+            buf,
+        }
     }
 
     /// Shuts down one or both halves (`Shutdown::Write` sends FIN: a half-close).
@@ -144,7 +157,11 @@ impl futures_io::AsyncRead for TcpStream {
 }
 
 impl futures_io::AsyncWrite for TcpStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.source.poll_write(cx, buf)
     }
 

@@ -55,7 +55,11 @@ impl UdpSocket {
 
     /// Receives one datagram; bytes beyond `buf`'s length are discarded.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| self.source.poll_io(cx, Direction::Read, |s| s.recv_from(buf))).await
+        poll_fn(|cx| {
+            self.source
+                .poll_io(cx, Direction::Read, |s| s.recv_from(buf))
+        })
+        .await
     }
 
     /// Sets the default peer for [`send`](UdpSocket::send) and filters what

@@ -210,7 +210,12 @@ impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Cancelled => write!(f, "JoinError::Cancelled({})", self.id),
-            Repr::Panic(_) => write!(f, "JoinError::Panic({}, {:?})", self.id, self.panic_message()),
+            Repr::Panic(_) => write!(
+                f,
+                "JoinError::Panic({}, {:?})",
+                self.id,
+                self.panic_message()
+            ),
         }
     }
 }

@@ -30,7 +30,10 @@ pub fn interval(period: Duration) -> Interval {
 /// # Panics
 /// When `period` is zero, or outside a runtime.
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
-    assert!(!period.is_zero(), "weft::time::interval: the period must be non-zero");
+    assert!(
+        !period.is_zero(),
+        "weft::time::interval: the period must be non-zero"
+    );
     Interval {
         sleep: sleep_until(start),
         period,
