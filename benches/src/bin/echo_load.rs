@@ -107,12 +107,13 @@ enum Failure {
     Mismatch,
 }
 
-/// Log-linear latency histogram in nanoseconds: 16 buckets per power of two (≤ 6.25% error).
+/// Log-linear latency histogram in nanoseconds: exact below 32 ns, then 16 buckets per power of
+/// two, so a bucket's midpoint is within about 3% of any value in it.
 struct Histogram {
     counts: Vec<u64>,
 }
 
-const SUB_BITS: u32 = 4;
+const SUB_BITS: u32 = 5;
 const SUB: u64 = 1 << SUB_BITS;
 
 impl Histogram {
@@ -408,5 +409,39 @@ fn report(failure: &Failure, totals: &mut Totals) {
         Failure::Io(e) => eprintln!("connection error: {e}"),
         Failure::Closed => eprintln!("connection closed by the server"),
         Failure::Mismatch => eprintln!("echo does not match the message sent"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Histogram;
+
+    #[test]
+    fn buckets_are_contiguous_and_tight() {
+        let mut last = 0;
+        for v in (1..1_000_000u64).chain([u64::MAX / 3, u64::MAX]) {
+            let index = Histogram::index(v);
+            assert!(
+                index == last || index == last + 1 || v > 1_000_000,
+                "gap at {v}"
+            );
+            last = index;
+            let mid = Histogram::value(index);
+            assert!(
+                (mid - v as f64).abs() <= v as f64 / 32.0 + 0.5,
+                "{v} -> {mid}"
+            );
+        }
+    }
+
+    #[test]
+    fn quantiles() {
+        let mut h = Histogram::new();
+        for v in 1..=1000u64 {
+            h.record(v * 1000);
+        }
+        assert!((h.quantile_us(0.5) - 500.0).abs() < 16.0);
+        assert!((h.quantile_us(0.99) - 990.0).abs() < 31.0);
+        assert_eq!(Histogram::new().quantile_us(0.5), 0.0);
     }
 }

@@ -1,0 +1,406 @@
+#!/usr/bin/env bash
+# Foundation benchmark: weft against tokio and a hand-written epoll loop.
+#
+# usage: bash benches/foundation.sh [rounds=5] [secs=10]
+#
+#   1. builds the weft example servers (echo, hello_server) and the weft-benches binaries;
+#   2. throughput: for every round, every server in rotating order, server pinned to CPU 0 and
+#      client to CPU 1: echo via echo_load (100 connections, 64-byte ping-pong), HTTP via wrk
+#      (1 thread, 100 connections);
+#   3. instructions per request: each server under callgrind, warmed up for 2 s, counters zeroed,
+#      measured load for 5 s, counters dumped; total Ir divided by completed requests;
+#   4. writes a markdown report to benches/results/foundation-DATE.md and prints it.
+#
+# A server whose binary is missing (the weft examples, while they are being written) is reported
+# as "not built" and skipped.
+
+set -uo pipefail
+
+ROUNDS=${1:-5}
+SECS=${2:-10}
+CG_WARMUP=2   # seconds of load before the callgrind counters are zeroed
+CG_SECS=5     # seconds of measured load under callgrind
+SERVER_CPU=0
+CLIENT_CPU=1
+CONNS=100
+SIZE=64
+
+if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ && $SECS =~ ^[1-9][0-9]*$ ]]; then
+    echo "usage: bash benches/foundation.sh [rounds=5] [secs=10]" >&2
+    exit 2
+fi
+for tool in cargo python3 taskset wrk valgrind callgrind_control; do
+    command -v "$tool" >/dev/null || { echo "foundation.sh: \`$tool\` is required" >&2; exit 2; }
+done
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT" || exit 2
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/weft-foundation.XXXXXX")
+
+# Every process started in the background is listed here and killed on exit.
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "[foundation] $*" >&2; }
+
+# ---------------------------------------------------------------------------------------------
+# Build
+
+log "building (release)"
+if ! cargo build --release -p weft-benches >"$WORK/build-benches.log" 2>&1; then
+    cat "$WORK/build-benches.log" >&2
+    echo "foundation.sh: building weft-benches failed" >&2
+    exit 1
+fi
+WEFT_BUILD=ok
+if ! cargo build --release --examples -p weft >"$WORK/build-weft.log" 2>&1; then
+    WEFT_BUILD=failed
+    log "building the weft examples failed; the last lines of the log:"
+    tail -n 15 "$WORK/build-weft.log" >&2
+fi
+TARGET=$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+BIN=$TARGET/release
+ECHO_LOAD=$BIN/echo_load
+
+SERVERS=(weft tokio raw)
+declare -A BINARY=(
+    [echo:weft]=$BIN/examples/echo [http:weft]=$BIN/examples/hello_server
+    [echo:tokio]=$BIN/tokio_echo [http:tokio]=$BIN/tokio_hello
+    [echo:raw]=$BIN/raw_echo [http:raw]=$BIN/raw_hello
+)
+# The weft binaries count only if this build produced them: a stale binary would mislead.
+for bench in echo http; do
+    bin=${BINARY[$bench:weft]}
+    if [[ $WEFT_BUILD != ok || ! -x $bin ]]; then
+        log "weft: not built ($bin)"
+        BINARY[$bench:weft]=""
+    fi
+done
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_port PORT PID TIMEOUT_SECS: succeeds once PORT accepts a connection; fails if PID dies.
+wait_port() {
+    local port=$1 pid=$2 deadline=$((SECONDS + $3))
+    while ((SECONDS < deadline)); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# stop PID...: terminates the processes and waits until they are gone (children or not).
+stop() {
+    local pid
+    for pid in "$@"; do
+        kill "$pid" 2>/dev/null
+    done
+    for pid in "$@"; do
+        wait "$pid" 2>/dev/null
+        for _ in $(seq 1 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.05
+        done
+    done
+}
+
+# client BENCH PORT SECS WARMUP OUTFILE: runs the pinned load generator; output in OUTFILE.
+client() {
+    local bench=$1 port=$2 secs=$3 warmup=$4 out=$5
+    if [[ $bench == echo ]]; then
+        taskset -c $CLIENT_CPU "$ECHO_LOAD" --addr "127.0.0.1:$port" --conns $CONNS --size $SIZE \
+            --duration "$secs" --warmup "$warmup" >"$out" 2>&1
+    else
+        taskset -c $CLIENT_CPU wrk -t1 -c$CONNS -d"${secs}s" "http://127.0.0.1:$port/" >"$out" 2>&1
+    fi
+}
+
+# parse_client BENCH OUTFILE: prints "RATE COMPLETED ERRORS" (NA when absent).
+parse_client() {
+    python3 - "$1" "$2" <<'PY'
+import re, sys
+bench, text = sys.argv[1], open(sys.argv[2], errors="replace").read()
+if bench == "echo":
+    m = re.search(r"messages=(\d+) errors=(\d+) seconds=\S+ msgs_per_sec=(\d+)", text)
+    print(f"{m[3]} {m[1]} {m[2]}" if m else "NA NA NA")
+else:
+    rate = re.search(r"Requests/sec:\s*([\d.]+)", text)
+    done = re.search(r"(\d+) requests in", text)
+    errors = 0
+    m = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", text)
+    if m:
+        errors += int(m[1])
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if m:
+        errors += sum(int(g) for g in m.groups())
+    print(f"{rate[1] if rate else 'NA'} {done[1] if done else 'NA'} {errors if rate else 'NA'}")
+PY
+}
+
+# ---------------------------------------------------------------------------------------------
+# Throughput
+
+THROUGHPUT=$WORK/throughput.tsv
+: >"$THROUGHPUT"
+for ((round = 1; round <= ROUNDS; round++)); do
+    # Rotate the order every round so drift in the machine's speed does not favour one server.
+    order=()
+    for ((i = 0; i < ${#SERVERS[@]}; i++)); do
+        order+=("${SERVERS[(i + round - 1) % ${#SERVERS[@]}]}")
+    done
+    for bench in echo http; do
+        for server in "${order[@]}"; do
+            bin=${BINARY[$bench:$server]}
+            [[ -n $bin ]] || continue
+            port=$(free_port)
+            taskset -c $SERVER_CPU "$bin" --addr "127.0.0.1:$port" --threads 1 \
+                >"$WORK/server.log" 2>&1 &
+            pid=$!
+            PIDS+=("$pid")
+            if ! wait_port "$port" "$pid" 10; then
+                log "round $round $bench $server: server did not start"
+                sed 's/^/    /' "$WORK/server.log" >&2
+                printf '%s\t%s\t%s\tNA\tNA\n' "$bench" "$round" "$server" >>"$THROUGHPUT"
+                stop "$pid"
+                continue
+            fi
+            out=$WORK/throughput-$bench-$server-$round.txt
+            client "$bench" "$port" "$SECS" 1 "$out"
+            read -r rate _ errors < <(parse_client "$bench" "$out")
+            stop "$pid"
+            log "round $round $bench $server: $rate/s, errors $errors"
+            [[ $rate == NA ]] && sed 's/^/    /' "$out" >&2
+            printf '%s\t%s\t%s\t%s\t%s\n' "$bench" "$round" "$server" "$rate" "$errors" >>"$THROUGHPUT"
+        done
+    done
+done
+
+# ---------------------------------------------------------------------------------------------
+# Instructions per request (callgrind)
+
+INSTR=$WORK/instructions.tsv
+: >"$INSTR"
+for bench in echo http; do
+    for server in "${SERVERS[@]}"; do
+        bin=${BINARY[$bench:$server]}
+        [[ -n $bin ]] || continue
+        dir=$WORK/cg-$bench-$server
+        mkdir -p "$dir"
+        port=$(free_port)
+        # taskset goes outside valgrind: valgrind does not follow exec, so `valgrind taskset
+        # SERVER` would profile taskset and run the server natively.
+        taskset -c $SERVER_CPU valgrind --tool=callgrind --callgrind-out-file="$dir/cg.%p" \
+            "$bin" --addr "127.0.0.1:$port" --threads 1 >"$dir/server.log" 2>&1 &
+        wrapper=$!
+        PIDS+=("$wrapper")
+        if ! wait_port "$port" "$wrapper" 30; then
+            log "callgrind $bench $server: server did not start"
+            sed 's/^/    /' "$dir/server.log" >&2
+            stop "$wrapper"
+            continue
+        fi
+        # /usr/bin/valgrind may be a wrapper script: the profiled process is the one that named
+        # its output file.
+        pid=$(find "$dir" -maxdepth 1 -name 'cg.*' -printf '%f\n' | sed -n 's/^cg\.\([0-9]*\)$/\1/p' | head -n1)
+        if [[ -z $pid ]]; then
+            log "callgrind $bench $server: cannot find the profiled process"
+            stop "$wrapper"
+            continue
+        fi
+        PIDS+=("$pid")
+        client "$bench" "$port" $CG_WARMUP 0 "$dir/warmup.txt"
+        callgrind_control -z "$pid" >"$dir/control.log" 2>&1
+        client "$bench" "$port" $CG_SECS 0 "$dir/measured.txt"
+        callgrind_control -d "$pid" >>"$dir/control.log" 2>&1
+        # Wait for the dump (cg.PID.1, cg.PID.2, ... for each part) to be written completely.
+        ir=NA
+        for _ in $(seq 1 100); do
+            ir=$(python3 - "$dir" "$pid" <<'PY'
+import glob, re, sys
+total, found = 0, False
+for path in glob.glob(f"{sys.argv[1]}/cg.{sys.argv[2]}.*"):
+    text = open(path, errors="replace").read()
+    m = re.search(r"^totals:\s*(\d+)", text, re.M) or re.search(r"^summary:\s*(\d+)", text, re.M)
+    if m:
+        total, found = total + int(m[1]), True
+print(total if found else "NA")
+PY
+            )
+            [[ $ir != NA ]] && break
+            sleep 0.1
+        done
+        stop "$pid"
+        stop "$wrapper"
+        read -r _ completed errors < <(parse_client "$bench" "$dir/measured.txt")
+        log "callgrind $bench $server: Ir $ir, completed $completed, errors $errors"
+        if [[ $ir == NA ]]; then
+            sed 's/^/    /' "$dir/control.log" >&2
+        fi
+        printf '%s\t%s\t%s\t%s\t%s\n' "$bench" "$server" "$ir" "$completed" "$errors" >>"$INSTR"
+    done
+done
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+mkdir -p benches/results
+REPORT=benches/results/foundation-$(date +%F).md
+cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)
+[[ -n $cpu ]] || cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n1)
+profile=$(sed -n '/^\[profile.release\]/,/^\[/p' Cargo.toml | grep -v '^\[' | grep . | paste -sd';' -)
+
+DATE=$(date '+%F %T %z') NPROC=$(nproc) KERNEL=$(uname -r) CPU=$cpu RUSTC=$(rustc -V) \
+    COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown) PROFILE=$profile \
+    ROUNDS=$ROUNDS SECS=$SECS CG_WARMUP=$CG_WARMUP CG_SECS=$CG_SECS CONNS=$CONNS SIZE=$SIZE \
+    SERVER_CPU=$SERVER_CPU CLIENT_CPU=$CLIENT_CPU WEFT_BUILD=$WEFT_BUILD \
+    WEFT_ECHO=${BINARY[echo:weft]} WEFT_HTTP=${BINARY[http:weft]} \
+    python3 - "$THROUGHPUT" "$INSTR" >"$REPORT" <<'PY'
+import os, statistics, sys
+
+env = os.environ
+servers = ["weft", "tokio", "raw"]
+benches = {"echo": ("Echo", "messages/s"), "http": ("HTTP hello", "requests/s")}
+
+rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip()]
+results = {}   # (bench, server) -> {round: (rate, errors)}
+for bench, rnd, server, rate, errors in rows:
+    results.setdefault((bench, server), {})[int(rnd)] = (
+        None if rate == "NA" else float(rate),
+        None if errors == "NA" else int(errors),
+    )
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+def num(v, digits=0):
+    return "n/a" if v is None else f"{v:,.{digits}f}"
+
+def ratio(a, b):
+    return None if a is None or b in (None, 0) else a / b
+
+rounds = int(env["ROUNDS"])
+out = []
+w = out.append
+w(f"# Foundation benchmark — {env['DATE']}\n")
+w("weft against tokio and a hand-written single-threaded epoll loop (`raw`), same HTTP handler "
+  "(`examples/support/http.rs`) and the same command line for every server.\n")
+w("## Machine\n")
+w(f"- CPUs (`nproc`): {env['NPROC']}")
+w(f"- CPU model: {env['CPU']}")
+w(f"- kernel (`uname -r`): {env['KERNEL']}")
+w(f"- compiler: {env['RUSTC']}")
+w(f"- build profile: release (`{env['PROFILE']}`)")
+w(f"- commit: {env['COMMIT']} (working tree may differ)")
+w(f"- pinning: every server runs `--threads 1` on CPU {env['SERVER_CPU']} (`taskset -c "
+  f"{env['SERVER_CPU']}`), the load generator on CPU {env['CLIENT_CPU']} (`taskset -c "
+  f"{env['CLIENT_CPU']}`)")
+missing = [b for b, k in (("echo", "WEFT_ECHO"), ("hello_server", "WEFT_HTTP")) if not env[k]]
+if missing:
+    w(f"- **weft: not built** ({', '.join(missing)}; cargo build: {env['WEFT_BUILD']})")
+w("")
+
+w("## Commands\n")
+w("```")
+w("cargo build --release -p weft-benches")
+w("cargo build --release --examples -p weft")
+w(f"taskset -c {env['SERVER_CPU']} SERVER --addr 127.0.0.1:PORT --threads 1")
+w(f"  SERVER: echo = target/release/examples/echo | tokio_echo | raw_echo;"
+  f" http = target/release/examples/hello_server | tokio_hello | raw_hello")
+w(f"taskset -c {env['CLIENT_CPU']} echo_load --addr 127.0.0.1:PORT --conns {env['CONNS']} "
+  f"--size {env['SIZE']} --duration {env['SECS']} --warmup 1")
+w(f"taskset -c {env['CLIENT_CPU']} wrk -t1 -c{env['CONNS']} -d{env['SECS']}s http://127.0.0.1:PORT/")
+w(f"taskset -c {env['SERVER_CPU']} valgrind --tool=callgrind --callgrind-out-file=TMP/cg.%p "
+  f"SERVER --addr 127.0.0.1:PORT --threads 1")
+w(f"  load for {env['CG_WARMUP']} s; callgrind_control -z PID; load for {env['CG_SECS']} s "
+  f"(echo_load --warmup 0 / wrk); callgrind_control -d PID")
+w("```\n")
+w(f"{rounds} round(s) of {env['SECS']} s per server and protocol; the server order rotates "
+  "every round (weft, tokio, raw; then tokio, raw, weft; ...). Every run uses a fresh server "
+  "on a fresh port.\n")
+
+w("## Throughput\n")
+for bench, (title, unit) in benches.items():
+    w(f"### {title} ({unit})\n")
+    header = "| server | " + " | ".join(f"round {r}" for r in range(1, rounds + 1)) + " | median | errors |"
+    w(header)
+    w("|" + "---|" * (rounds + 3))
+    for s in servers:
+        per = results.get((bench, s))
+        if per is None:
+            w(f"| {s} | " + " | ".join("—" for _ in range(rounds)) + " | not built | — |")
+            continue
+        rates = [per.get(r, (None, None))[0] for r in range(1, rounds + 1)]
+        errors = [per.get(r, (None, None))[1] for r in range(1, rounds + 1)]
+        total_errors = sum(e for e in errors if e is not None)
+        w(f"| {s} | " + " | ".join(num(v) for v in rates) + f" | **{num(median(rates))}** | {total_errors} |")
+    w("")
+    w("| ratio | " + " | ".join(f"round {r}" for r in range(1, rounds + 1)) + " | median |")
+    w("|" + "---|" * (rounds + 2))
+    for a, b in (("weft", "tokio"), ("weft", "raw"), ("tokio", "raw")):
+        pa, pb = results.get((bench, a), {}), results.get((bench, b), {})
+        rs = [ratio(pa.get(r, (None,))[0], pb.get(r, (None,))[0]) for r in range(1, rounds + 1)]
+        w(f"| {a}/{b} | " + " | ".join(num(v, 3) for v in rs) + f" | **{num(median(rs), 3)}** |")
+    w("")
+
+w("## Instructions per request (callgrind)\n")
+w("Instructions (Ir) the server process executed in user space while the measured load ran, "
+  "divided by the requests the client completed in that time. Kernel work (syscalls, TCP) is not "
+  "counted.\n")
+instr = {}
+for line in open(sys.argv[2]):
+    if line.strip():
+        bench, server, ir, done, errors = line.rstrip("\n").split("\t")
+        instr[(bench, server)] = (
+            None if ir == "NA" else int(ir),
+            None if done == "NA" else int(done),
+            errors,
+        )
+w("| protocol | server | total Ir | completed | errors | instructions/request |")
+w("|---|---|---|---|---|---|")
+per_request = {}
+for bench, (title, _) in benches.items():
+    for s in servers:
+        if (bench, s) not in instr:
+            w(f"| {title} | {s} | — | — | — | not built |")
+            continue
+        ir, done, errors = instr[(bench, s)]
+        value = None if ir is None or not done else ir / done
+        per_request[(bench, s)] = value
+        w(f"| {title} | {s} | {num(ir)} | {num(done)} | {errors} | **{num(value)}** |")
+w("")
+for bench, (title, _) in benches.items():
+    parts = []
+    for a, b in (("weft", "tokio"), ("weft", "raw"), ("tokio", "raw")):
+        parts.append(f"{a}/{b} = {num(ratio(per_request.get((bench, a)), per_request.get((bench, b))), 2)}")
+    w(f"- {title}: " + ", ".join(parts))
+w("")
+print("\n".join(out))
+PY
+status=$?
+if ((status != 0)); then
+    echo "foundation.sh: writing the report failed" >&2
+    exit 1
+fi
+cat "$REPORT"
+log "report written to $REPORT"
