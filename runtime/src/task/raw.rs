@@ -96,7 +96,7 @@ where
 
     /// # Safety
     /// `ptr` points to a live `Cell<F, S>` (the caller holds a reference).
-    unsafe fn cell<'a>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
+    unsafe fn from_header<'a>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
         // SAFETY: `Cell` is `repr(C)` with the header first, so the header pointer is the cell
         // pointer; the caller's reference keeps it alive.
         unsafe { ptr.cast::<Cell<F, S>>().as_ref() }
@@ -106,7 +106,7 @@ where
     /// The caller owns the queue reference for `ptr` and runs on the task's scheduler thread.
     unsafe fn run(ptr: NonNull<Header>) {
         // SAFETY: the queue reference keeps the cell alive.
-        let cell = unsafe { Self::cell(ptr) };
+        let cell = unsafe { Self::from_header(ptr) };
         match cell.header.state.transition_to_running() {
             RunAction::Skip => {
                 // SAFETY: we own the queue reference and give it up here.
@@ -204,7 +204,7 @@ where
     /// shutting down), which this consumes. `release` says whether to leave the owned list.
     unsafe fn complete(ptr: NonNull<Header>, release: bool) {
         // SAFETY: the caller's reference keeps the cell alive.
-        let cell = unsafe { Self::cell(ptr) };
+        let cell = unsafe { Self::from_header(ptr) };
         let prev = cell.header.state.transition_to_complete();
         if prev & JOIN_INTEREST == 0 {
             // Nobody will read the output: drop it here, on the runtime's thread.
@@ -228,7 +228,7 @@ where
     /// The caller owns a reference it hands to the scheduler's queue.
     unsafe fn schedule(ptr: NonNull<Header>) {
         // SAFETY: the caller's reference keeps the cell alive.
-        let cell = unsafe { Self::cell(ptr) };
+        let cell = unsafe { Self::from_header(ptr) };
         cell.scheduler.schedule(Notified(Task::from_raw(ptr)));
     }
 
@@ -247,7 +247,7 @@ where
     unsafe fn read_output(ptr: NonNull<Header>, dst: *mut ()) {
         // SAFETY: the join handle's reference keeps the cell alive; COMPLETE + JOIN_INTEREST
         // give the handle the stage.
-        let cell = unsafe { Self::cell(ptr) };
+        let cell = unsafe { Self::from_header(ptr) };
         // SAFETY: see above.
         let stage = unsafe { &mut *cell.stage.get() };
         match std::mem::replace(stage, Stage::Consumed) {
@@ -265,7 +265,7 @@ where
     /// `JoinHandle::drop`).
     unsafe fn drop_output(ptr: NonNull<Header>) {
         // SAFETY: the caller's reference keeps the cell alive.
-        let cell = unsafe { Self::cell(ptr) };
+        let cell = unsafe { Self::from_header(ptr) };
         // SAFETY: the caller has the stage; an output destructor that panics is swallowed so the
         // runtime keeps going.
         let stage = unsafe { &mut *cell.stage.get() };
@@ -278,7 +278,7 @@ where
     /// The caller owns the owned-list reference (removed from the list), on the runtime thread.
     unsafe fn shutdown(ptr: NonNull<Header>) {
         // SAFETY: the list reference keeps the cell alive.
-        let cell = unsafe { Self::cell(ptr) };
+        let cell = unsafe { Self::from_header(ptr) };
         if cell.header.state.transition_to_shutdown() {
             // SAFETY: `transition_to_shutdown` gave us RUNNING.
             unsafe { cell.cancel_future() };

@@ -72,7 +72,7 @@ pub(crate) enum RunAction {
 impl State {
     /// A new task: queued, with a `JoinHandle`, referenced by queue, list and handle.
     pub(crate) fn new() -> State {
-        State(AtomicUsize::new(SCHEDULED | JOIN_INTEREST | 3 * REF_ONE))
+        State(AtomicUsize::new(SCHEDULED | JOIN_INTEREST | (3 * REF_ONE)))
     }
 
     pub(crate) fn load(&self) -> usize {
