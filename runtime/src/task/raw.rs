@@ -165,10 +165,9 @@ where
     /// # Safety
     /// The caller holds `RUNNING`.
     unsafe fn set_stage(&self, stage: Stage<F>) {
-        let _guard = AbortOnUnwind;
         // SAFETY: `RUNNING` gives exclusive access; the old stage is dropped in place under the
         // abort guard.
-        unsafe { *self.stage.get() = stage };
+        abort_on_unwind(|| unsafe { *self.stage.get() = stage });
     }
 
     /// Drops the future for `abort()` or shutdown and records the cancellation.
@@ -235,10 +234,9 @@ where
     /// # Safety
     /// No reference to the task remains.
     unsafe fn dealloc(ptr: NonNull<Header>) {
-        let _guard = AbortOnUnwind;
         // SAFETY: the cell was created by `Box::leak` in `allocate` and nobody else can reach
         // it any more.
-        drop(unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) });
+        abort_on_unwind(|| drop(unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) }));
     }
 
     /// # Safety
@@ -304,17 +302,21 @@ pub(super) unsafe fn release_ref(ptr: NonNull<Header>) {
     }
 }
 
-/// Aborts the process if dropped during unwinding: used where a panic would leave the task's
-/// state inconsistent.
-struct AbortOnUnwind;
-
-impl Drop for AbortOnUnwind {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
+/// Runs `f`, aborting the process if a panic escapes it: used where an unwind would leave the
+/// task's state inconsistent. A panic already in flight when `f` starts (the runtime being
+/// dropped during an unwind) is not affected: only a new one escaping `f` aborts.
+fn abort_on_unwind<R>(f: impl FnOnce() -> R) -> R {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
             eprintln!("weft: a panic escaped a task destructor; aborting");
             std::process::abort();
         }
     }
+    let bomb = Bomb;
+    let result = f();
+    std::mem::forget(bomb);
+    result
 }
 
 static WAKER_VTABLE: RawWakerVTable =
