@@ -23,9 +23,9 @@ use crate::task::JoinHandle;
 /// I/O still waiting with an error, and fires pending timers.
 ///
 /// ```
-/// let rt = weft::Runtime::new()?;
+/// let rt = weft_runtime::Runtime::new()?;
 /// let answer = rt.block_on(async {
-///     let task = weft::spawn(async { 40 + 2 });
+///     let task = weft_runtime::spawn(async { 40 + 2 });
 ///     task.await.unwrap()
 /// });
 /// assert_eq!(answer, 42);
@@ -40,9 +40,9 @@ pub struct Runtime {
 /// Configures a [`Runtime`].
 ///
 /// ```
-/// use weft::{Backend, Runtime};
+/// use weft_runtime::{Backend, Runtime};
 /// let rt = Runtime::builder().backend(Backend::Poll).event_interval(32).build()?;
-/// rt.block_on(async { weft::yield_now().await });
+/// rt.block_on(async { weft_runtime::yield_now().await });
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -54,7 +54,7 @@ pub struct Builder {
 /// A thread-safe reference to a runtime: spawns tasks onto it from any thread.
 ///
 /// ```
-/// let rt = weft::Runtime::new()?;
+/// let rt = weft_runtime::Runtime::new()?;
 /// let handle = rt.handle().clone();
 /// let from_thread = std::thread::spawn(move || handle.spawn(async { "hi" }))
 ///     .join()
@@ -229,8 +229,8 @@ impl fmt::Debug for Handle {
 /// Spawns a task onto the runtime running this thread.
 ///
 /// ```
-/// weft::Runtime::new()?.block_on(async {
-///     let task = weft::spawn(async { 1 + 1 });
+/// weft_runtime::Runtime::new()?.block_on(async {
+///     let task = weft_runtime::spawn(async { 1 + 1 });
 ///     assert_eq!(task.await.unwrap(), 2);
 /// });
 /// # Ok::<(), std::io::Error>(())
@@ -250,9 +250,9 @@ where
 ///
 /// ```
 /// use std::rc::Rc;
-/// weft::Runtime::new()?.block_on(async {
+/// weft_runtime::Runtime::new()?.block_on(async {
 ///     let shared = Rc::new(5);
-///     let task = weft::spawn_local({
+///     let task = weft_runtime::spawn_local({
 ///         let shared = shared.clone();
 ///         async move { *shared * 2 }
 ///     });

@@ -20,11 +20,11 @@ const BACKOFF_MAX: Duration = Duration::from_millis(100);
 /// A listening TCP socket.
 ///
 /// ```
-/// use weft::net::{TcpListener, TcpStream};
-/// weft::Runtime::new()?.block_on(async {
+/// use weft_runtime::net::{TcpListener, TcpStream};
+/// weft_runtime::Runtime::new()?.block_on(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0")?;
 ///     let addr = listener.local_addr()?;
-///     let client = weft::spawn(async move { TcpStream::connect(addr).await });
+///     let client = weft_runtime::spawn(async move { TcpStream::connect(addr).await });
 ///     let (_server_side, peer) = listener.accept().await?;
 ///     assert_eq!(peer, client.await.unwrap()?.local_addr()?);
 ///     Ok::<(), std::io::Error>(())

@@ -11,8 +11,8 @@ use super::{TcpListener, TcpStream};
 /// listen backlog are chosen.
 ///
 /// ```
-/// use weft::net::TcpSocket;
-/// weft::Runtime::new()?.block_on(async {
+/// use weft_runtime::net::TcpSocket;
+/// weft_runtime::Runtime::new()?.block_on(async {
 ///     let socket = TcpSocket::new_v4()?;
 ///     socket.set_reuseaddr(true)?;
 ///     socket.set_reuseport(true)?; // several listeners may share the port

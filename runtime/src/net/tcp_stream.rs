@@ -15,8 +15,8 @@ use super::TcpSocket;
 /// used at once from two tasks after [`into_split`](TcpStream::into_split).
 ///
 /// ```no_run
-/// # weft::Runtime::new()?.block_on(async {
-/// let mut stream = weft::net::TcpStream::connect("127.0.0.1:7000").await?;
+/// # weft_runtime::Runtime::new()?.block_on(async {
+/// let mut stream = weft_runtime::net::TcpStream::connect("127.0.0.1:7000").await?;
 /// stream.write_all(b"ping").await?;
 /// let mut reply = [0; 4];
 /// stream.read_exact(&mut reply).await?;

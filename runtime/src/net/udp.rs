@@ -9,8 +9,8 @@ use super::source::Source;
 /// A UDP socket on the reactor.
 ///
 /// ```
-/// use weft::net::UdpSocket;
-/// weft::Runtime::new()?.block_on(async {
+/// use weft_runtime::net::UdpSocket;
+/// weft_runtime::Runtime::new()?.block_on(async {
 ///     let a = UdpSocket::bind("127.0.0.1:0")?;
 ///     let b = UdpSocket::bind("127.0.0.1:0")?;
 ///     a.send_to(b"hello", b.local_addr()?).await?;

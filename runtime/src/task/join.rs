@@ -20,11 +20,11 @@ use crate::sync::lock;
 /// is dropped. Call [`abort`](JoinHandle::abort) to cancel it instead.
 ///
 /// ```
-/// weft::Runtime::new()?.block_on(async {
-///     let handle = weft::spawn(async { 6 * 7 });
+/// weft_runtime::Runtime::new()?.block_on(async {
+///     let handle = weft_runtime::spawn(async { 6 * 7 });
 ///     assert_eq!(handle.await.unwrap(), 42);
 ///
-///     let forever = weft::spawn(std::future::pending::<()>());
+///     let forever = weft_runtime::spawn(std::future::pending::<()>());
 ///     forever.abort();
 ///     assert!(forever.await.unwrap_err().is_cancelled());
 /// });

@@ -6,9 +6,9 @@ use std::task::{Context, Poll};
 /// back of the run queue.
 ///
 /// ```
-/// weft::Runtime::new()?.block_on(async {
-///     let other = weft::spawn(async { "ran" });
-///     weft::yield_now().await; // `other` runs now
+/// weft_runtime::Runtime::new()?.block_on(async {
+///     let other = weft_runtime::spawn(async { "ran" });
+///     weft_runtime::yield_now().await; // `other` runs now
 ///     assert!(other.is_finished());
 /// });
 /// # Ok::<(), std::io::Error>(())

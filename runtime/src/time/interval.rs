@@ -10,8 +10,8 @@ use super::{sleep_until, Sleep};
 ///
 /// ```
 /// use std::time::Duration;
-/// weft::Runtime::new()?.block_on(async {
-///     let mut every = weft::time::interval(Duration::from_millis(2));
+/// weft_runtime::Runtime::new()?.block_on(async {
+///     let mut every = weft_runtime::time::interval(Duration::from_millis(2));
 ///     let first = every.tick().await;
 ///     let second = every.tick().await;
 ///     assert!(second - first >= Duration::from_millis(2));

@@ -16,9 +16,9 @@ use crate::coop;
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// weft::Runtime::new()?.block_on(async {
+/// weft_runtime::Runtime::new()?.block_on(async {
 ///     let start = Instant::now();
-///     weft::time::sleep(Duration::from_millis(5)).await;
+///     weft_runtime::time::sleep(Duration::from_millis(5)).await;
 ///     assert!(start.elapsed() >= Duration::from_millis(5));
 /// });
 /// # Ok::<(), std::io::Error>(())

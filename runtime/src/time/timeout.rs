@@ -12,8 +12,8 @@ use super::{sleep_until, Sleep};
 ///
 /// ```
 /// use std::time::Duration;
-/// use weft::time::{sleep, timeout};
-/// weft::Runtime::new()?.block_on(async {
+/// use weft_runtime::time::{sleep, timeout};
+/// weft_runtime::Runtime::new()?.block_on(async {
 ///     assert!(timeout(Duration::from_millis(5), std::future::pending::<()>()).await.is_err());
 ///     assert_eq!(timeout(Duration::from_secs(5), async { 7 }).await, Ok(7));
 /// });
