@@ -27,7 +27,7 @@ use slab::Slab;
 
 use crate::readiness::{Direction, ReadyEvent, ScheduledIo};
 use crate::sync::{lock, Arc, AtomicUsize, Mutex, Ordering};
-use crate::sys::{notify::Notifier, Backend, Event, Events, Interest, Selector};
+use crate::sys::{notify::Notifier, Backend, Events, Interest, Selector};
 use crate::timer::wheel::Wheel;
 use crate::token;
 
@@ -140,7 +140,7 @@ impl Reactor {
             inner.parked_until.store(0, Ordering::SeqCst);
         }
         selected?;
-        inner.dispatch(&self.events.ready, &mut self.wake);
+        inner.dispatch(&self.events, &mut self.wake);
         if inner.timer_count.load(Ordering::Relaxed) > 0 {
             let now = inner.now_ns();
             let mut wheel = lock(&inner.timers);
@@ -187,15 +187,15 @@ impl Inner {
             .min(u128::from(u64::MAX - 1)) as u64
     }
 
-    fn dispatch(&self, events: &[Event], wake: &mut Vec<Waker>) {
+    fn dispatch(&self, events: &Events, wake: &mut Vec<Waker>) {
         if events.is_empty() {
             return;
         }
         let sources = lock(&self.sources);
-        for event in events {
+        events.for_each(|event| {
             if event.token == token::WAKE {
                 self.notifier.drain();
-                continue;
+                return;
             }
             let (index, generation) = token::unpack(event.token);
             match sources.slab.get(index) {
@@ -206,7 +206,7 @@ impl Inner {
                     self.stale_events.fetch_add(1, Ordering::Relaxed);
                 }
             }
-        }
+        });
     }
 
     /// Wakes the driver if it is blocked past `deadline` (ns). Call with the wheel locked.
@@ -364,7 +364,7 @@ fn with_context(err: io::Error, what: &str) -> io::Error {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::sys::EventBits;
+    use crate::sys::{Event, EventBits};
     use std::os::fd::AsFd;
 
     #[test]
@@ -389,7 +389,7 @@ mod tests {
             bits: EventBits(EventBits::READABLE),
         };
         let mut wake = Vec::new();
-        reactor.inner.dispatch(&[late], &mut wake);
+        reactor.inner.dispatch(&Events::synthetic(late), &mut wake);
         assert_eq!(handle.stale_events(), 1);
         let waker = Waker::noop();
         let mut cx = Context::from_waker(waker);
@@ -400,7 +400,7 @@ mod tests {
             token: second.token,
             bits: EventBits(EventBits::READABLE),
         };
-        reactor.inner.dispatch(&[fresh], &mut wake);
+        reactor.inner.dispatch(&Events::synthetic(fresh), &mut wake);
         assert!(second.poll_ready(&mut cx, Direction::Read).is_ready());
     }
 }

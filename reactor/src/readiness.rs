@@ -29,12 +29,11 @@
 
 use std::task::{Context, Poll, Waker};
 
-use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
+use crate::sync::{AtomicUsize, Ordering, SpinLock};
 use crate::sys::EventBits;
 
 /// Set once the reactor shuts down.
 const SHUTDOWN: usize = 1 << 7;
-const BITS_MASK: usize = 0xff;
 const TICK_SHIFT: usize = 16;
 const TICK_MASK: usize = 0xffff << TICK_SHIFT;
 
@@ -92,7 +91,7 @@ impl ReadyEvent {
 #[derive(Debug, Default)]
 pub(crate) struct ScheduledIo {
     readiness: AtomicUsize,
-    waiters: Mutex<Waiters>,
+    waiters: SpinLock<Waiters>,
 }
 
 #[derive(Debug, Default)]
@@ -121,7 +120,7 @@ impl ScheduledIo {
         }
         let wants_reader = bits & Direction::Read.ready_mask() != 0;
         let wants_writer = bits & Direction::Write.ready_mask() != 0;
-        let mut waiters = lock(&self.waiters);
+        let mut waiters = self.waiters.lock();
         if wants_reader {
             wake.extend(waiters.reader.take());
         }
@@ -133,7 +132,7 @@ impl ScheduledIo {
     /// Marks the source dead (reactor shut down) and releases both waiters.
     pub(crate) fn shutdown(&self, wake: &mut Vec<Waker>) {
         self.readiness.fetch_or(SHUTDOWN, Ordering::AcqRel);
-        let mut waiters = lock(&self.waiters);
+        let mut waiters = self.waiters.lock();
         wake.extend(waiters.reader.take());
         wake.extend(waiters.writer.take());
     }
@@ -159,7 +158,7 @@ impl ScheduledIo {
         cx: &mut Context<'_>,
         direction: Direction,
     ) -> Poll<Result<ReadyEvent, Shutdown>> {
-        let mut waiters = lock(&self.waiters);
+        let mut waiters = self.waiters.lock();
         let cur = self.readiness.load(Ordering::Acquire);
         if let Some(ready) = Self::check(cur, direction) {
             return Poll::Ready(ready);
@@ -177,15 +176,15 @@ impl ScheduledIo {
 
     #[inline]
     fn check(cur: usize, direction: Direction) -> Option<Result<ReadyEvent, Shutdown>> {
-        if cur & SHUTDOWN != 0 {
-            return Some(Err(Shutdown));
+        let bits = cur & direction.ready_mask();
+        if bits != 0 {
+            return Some(Ok(ReadyEvent {
+                tick: cur & TICK_MASK,
+                bits,
+                direction,
+            }));
         }
-        let bits = cur & BITS_MASK & direction.ready_mask();
-        (bits != 0).then_some(Ok(ReadyEvent {
-            tick: cur & TICK_MASK,
-            bits,
-            direction,
-        }))
+        (cur & SHUTDOWN != 0).then_some(Err(Shutdown))
     }
 
     /// Clears what `event` saw, unless an edge arrived since (the tick moved).
@@ -209,7 +208,7 @@ impl ScheduledIo {
     /// Takes the stored wakers out (the source is being deregistered); the caller drops them
     /// after releasing its own locks.
     pub(crate) fn take_waiters(&self) -> (Option<Waker>, Option<Waker>) {
-        let mut waiters = lock(&self.waiters);
+        let mut waiters = self.waiters.lock();
         (waiters.reader.take(), waiters.writer.take())
     }
 }

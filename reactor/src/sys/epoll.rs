@@ -82,10 +82,6 @@ impl Selector {
         // SAFETY: the kernel initialised the first `n` entries, and `n <= capacity`.
         unsafe { buf.set_len(n) };
         events.ready.clear();
-        events.ready.extend(buf.iter().map(|e| Event {
-            token: e.u64,
-            bits: bits_of(e.events),
-        }));
         Ok(())
     }
 
@@ -134,6 +130,15 @@ fn millis_rounded_up(timeout: Option<Duration>) -> i32 {
             let ms = t.as_nanos().div_ceil(1_000_000);
             ms.min(i32::MAX as u128) as i32
         }
+    }
+}
+
+/// The event bits of one `epoll_event`.
+#[inline]
+pub(crate) fn event_of(e: &libc::epoll_event) -> Event {
+    Event {
+        token: e.u64,
+        bits: bits_of(e.events),
     }
 }
 

@@ -61,22 +61,43 @@ pub(crate) struct Event {
     pub(crate) bits: EventBits,
 }
 
-/// The buffers one driver thread reuses across waits.
+/// The buffers one driver thread reuses across waits. The epoll backend leaves its events in
+/// the kernel's own layout (decoded while dispatching, saving a copy per event); the poll
+/// backend fills `ready`.
 #[derive(Debug, Default)]
 pub(crate) struct Events {
     epoll: Vec<libc::epoll_event>,
     pollfds: Vec<libc::pollfd>,
     pollfd_tokens: Vec<u64>,
-    /// What the last `select` reported.
-    pub(crate) ready: Vec<Event>,
+    ready: Vec<Event>,
 }
 
 impl Events {
+    /// Calls `f` for every event the last `select` reported.
+    #[inline]
+    pub(crate) fn for_each(&self, mut f: impl FnMut(Event)) {
+        self.epoll.iter().for_each(|e| f(epoll::event_of(e)));
+        self.ready.iter().for_each(|&e| f(e));
+    }
+
+    /// `true` when the last `select` reported nothing.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.epoll.is_empty() && self.ready.is_empty()
+    }
+
+    /// A buffer holding just `event`, for tests of the dispatch logic.
+    #[cfg(test)]
+    pub(crate) fn synthetic(event: Event) -> Events {
+        Events {
+            ready: vec![event],
+            ..Events::default()
+        }
+    }
+
     /// Room for `capacity` events per wait.
     pub(crate) fn with_capacity(capacity: usize) -> Events {
         Events {
             epoll: Vec::with_capacity(capacity),
-            ready: Vec::with_capacity(capacity),
             ..Events::default()
         }
     }

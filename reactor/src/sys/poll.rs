@@ -86,6 +86,7 @@ impl Selector {
     }
 
     pub(crate) fn select(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
+        events.epoll.clear();
         events.pollfds.clear();
         events.pollfd_tokens.clear();
         {

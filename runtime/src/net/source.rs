@@ -70,7 +70,7 @@ impl<T: AsFd> Source<T> {
         direction: Direction,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        let spent = ready!(coop::poll_proceed(cx));
+        ready!(coop::poll_proceed(cx));
         loop {
             let event = ready!(self.registration.poll_ready(cx, direction))?;
             match op(&self.io) {
@@ -79,7 +79,6 @@ impl<T: AsFd> Source<T> {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 result => {
-                    spent.made_progress();
                     return Poll::Ready(result);
                 }
             }
@@ -102,7 +101,7 @@ where
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let spent = ready!(coop::poll_proceed(cx));
+        ready!(coop::poll_proceed(cx));
         loop {
             let event = ready!(self.registration.poll_ready(cx, Direction::Read))?;
             match (&self.io).read(buf) {
@@ -110,7 +109,6 @@ where
                     if n > 0 && n < buf.len() && !event.is_read_closed() {
                         self.registration.clear_readiness(event);
                     }
-                    spent.made_progress();
                     return Poll::Ready(Ok(n));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -128,7 +126,7 @@ where
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let spent = ready!(coop::poll_proceed(cx));
+        ready!(coop::poll_proceed(cx));
         loop {
             let event = ready!(self.registration.poll_ready(cx, Direction::Write))?;
             match (&self.io).write(buf) {
@@ -136,7 +134,6 @@ where
                     if n < buf.len() {
                         self.registration.clear_readiness(event);
                     }
-                    spent.made_progress();
                     return Poll::Ready(Ok(n));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

@@ -108,7 +108,7 @@ impl TcpListener {
             ready!(timer.poll_elapsed(cx));
             backoff.timer = None;
         }
-        let spent = ready!(coop::poll_proceed(cx));
+        ready!(coop::poll_proceed(cx));
         loop {
             let event = ready!(self.source.poll_ready_event(cx, Direction::Read))?;
             match socket::accept(self.source.get_ref().as_fd()) {
@@ -116,7 +116,6 @@ impl TcpListener {
                     backoff.delay = None;
                     let stream = std::net::TcpStream::from(fd);
                     let source = Source::with_reactor(stream, self.source.reactor())?;
-                    spent.made_progress();
                     return Poll::Ready(Ok((TcpStream::from_source(source), addr)));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

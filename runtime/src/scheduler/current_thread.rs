@@ -92,9 +92,13 @@ impl Core {
         let waker = Waker::from(main.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
+        let _unconstrain = coop::UnconstrainOnDrop;
         loop {
             if main.woken.swap(false, Ordering::AcqRel) {
-                if let Poll::Ready(out) = coop::with_budget(|| future.as_mut().poll(&mut cx)) {
+                coop::reset();
+                let polled = future.as_mut().poll(&mut cx);
+                coop::unconstrain();
+                if let Poll::Ready(out) = polled {
                     return out;
                 }
             }
@@ -102,10 +106,14 @@ impl Core {
             for _ in 0..self.event_interval {
                 let next = self.local.borrow_mut().pop_front();
                 match next {
-                    Some(task) => coop::with_budget(|| task.run()),
+                    Some(task) => {
+                        coop::reset();
+                        task.run();
+                    }
                     None => break,
                 }
             }
+            coop::unconstrain();
             let idle = self.local.borrow().is_empty()
                 && !main.woken.load(Ordering::Acquire)
                 && self.shared.inject_len.load(Ordering::Acquire) == 0;

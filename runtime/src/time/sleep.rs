@@ -67,10 +67,8 @@ impl Sleep {
     }
 
     pub(crate) fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let spent = ready!(coop::poll_proceed(cx));
-        ready!(self.entry.poll_elapsed(cx));
-        spent.made_progress();
-        Poll::Ready(())
+        ready!(coop::poll_proceed(cx));
+        self.entry.poll_elapsed(cx)
     }
 }
 
