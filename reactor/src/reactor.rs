@@ -251,6 +251,7 @@ impl Handle {
             io,
             token,
             fd,
+            rearm: self.inner.backend == Backend::Poll,
         })
     }
 
@@ -287,6 +288,8 @@ pub struct Registration {
     io: Arc<ScheduledIo>,
     token: u64,
     fd: RawFd,
+    /// The backend emulates edges and must hear about drained directions (`poll(2)`).
+    rearm: bool,
 }
 
 impl Registration {
@@ -312,6 +315,13 @@ impl Registration {
     #[inline]
     pub fn clear_readiness(&self, event: ReadyEvent) {
         self.io.clear_readiness(event);
+        if self.rearm {
+            self.rearm(event);
+        }
+    }
+
+    #[cold]
+    fn rearm(&self, event: ReadyEvent) {
         let interest = match event.direction() {
             Direction::Read => Interest::Read,
             Direction::Write => Interest::Write,

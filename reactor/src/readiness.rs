@@ -68,22 +68,34 @@ impl Direction {
 
 /// What an operation saw when it found its source ready; hand it back to
 /// [`Registration::clear_readiness`](crate::Registration::clear_readiness) after `EAGAIN`.
+///
+/// One word: the tick and the ready bits as read, plus [`WRITE_DIRECTION`] for writes.
 #[derive(Clone, Copy, Debug)]
-pub struct ReadyEvent {
-    tick: usize,
-    bits: usize,
-    direction: Direction,
-}
+pub struct ReadyEvent(usize);
+
+/// Marks a [`ReadyEvent`] of the write direction (a bit the readiness word never uses).
+const WRITE_DIRECTION: usize = 1 << 8;
 
 impl ReadyEvent {
     /// The peer will send no more (FIN seen or hang-up). A short read must not be taken as
     /// "drained" then: the EOF still has to be read, and no further edge will announce it.
+    #[inline]
     pub fn is_read_closed(&self) -> bool {
-        self.bits & usize::from(EventBits::READ_CLOSED) != 0
+        self.0 & usize::from(EventBits::READ_CLOSED) != 0
     }
 
+    #[inline]
     pub(crate) fn direction(&self) -> Direction {
-        self.direction
+        if self.0 & WRITE_DIRECTION != 0 {
+            Direction::Write
+        } else {
+            Direction::Read
+        }
+    }
+
+    #[inline]
+    fn tick(&self) -> usize {
+        self.0 & TICK_MASK
     }
 }
 
@@ -102,30 +114,27 @@ struct Waiters {
 
 impl ScheduledIo {
     /// Records an event and appends the wakers it releases to `wake`.
+    #[inline]
     pub(crate) fn set_readiness(&self, bits: EventBits, wake: &mut Vec<Waker>) {
         let bits = usize::from(bits.0);
-        let mut cur = self.readiness.load(Ordering::Relaxed);
-        loop {
-            let tick = (cur + (1 << TICK_SHIFT)) & TICK_MASK;
-            let next = (cur & !TICK_MASK) | tick | bits;
-            match self.readiness.compare_exchange_weak(
-                cur,
-                next,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(actual) => cur = actual,
-            }
-        }
+        // Bump the tick, then publish the bits. A task that reads the word in between sees the
+        // new tick without the new bits: it either finds the direction not ready and parks (and
+        // step 2 below wakes it) or clears stale bits under the new tick before they are set.
+        // The tick lives in bits 16..32; a carry out of it lands in bits nobody reads.
+        self.readiness.fetch_add(1 << TICK_SHIFT, Ordering::AcqRel);
+        self.readiness.fetch_or(bits, Ordering::AcqRel);
         let wants_reader = bits & Direction::Read.ready_mask() != 0;
         let wants_writer = bits & Direction::Write.ready_mask() != 0;
         let mut waiters = self.waiters.lock();
         if wants_reader {
-            wake.extend(waiters.reader.take());
+            if let Some(waker) = waiters.reader.take() {
+                wake.push(waker);
+            }
         }
         if wants_writer {
-            wake.extend(waiters.writer.take());
+            if let Some(waker) = waiters.writer.take() {
+                wake.push(waker);
+            }
         }
     }
 
@@ -145,8 +154,8 @@ impl ScheduledIo {
         direction: Direction,
     ) -> Poll<Result<ReadyEvent, Shutdown>> {
         let cur = self.readiness.load(Ordering::Acquire);
-        if let Some(ready) = Self::check(cur, direction) {
-            return Poll::Ready(ready);
+        if cur & direction.ready_mask() != 0 {
+            return Poll::Ready(Ok(Self::event(cur, direction)));
         }
         self.poll_ready_slow(cx, direction)
     }
@@ -160,8 +169,11 @@ impl ScheduledIo {
     ) -> Poll<Result<ReadyEvent, Shutdown>> {
         let mut waiters = self.waiters.lock();
         let cur = self.readiness.load(Ordering::Acquire);
-        if let Some(ready) = Self::check(cur, direction) {
-            return Poll::Ready(ready);
+        if cur & direction.ready_mask() != 0 {
+            return Poll::Ready(Ok(Self::event(cur, direction)));
+        }
+        if cur & SHUTDOWN != 0 {
+            return Poll::Ready(Err(Shutdown));
         }
         let slot = match direction {
             Direction::Read => &mut waiters.reader,
@@ -175,24 +187,21 @@ impl ScheduledIo {
     }
 
     #[inline]
-    fn check(cur: usize, direction: Direction) -> Option<Result<ReadyEvent, Shutdown>> {
-        let bits = cur & direction.ready_mask();
-        if bits != 0 {
-            return Some(Ok(ReadyEvent {
-                tick: cur & TICK_MASK,
-                bits,
-                direction,
-            }));
+    fn event(cur: usize, direction: Direction) -> ReadyEvent {
+        let seen = cur & (TICK_MASK | direction.ready_mask());
+        match direction {
+            Direction::Read => ReadyEvent(seen),
+            Direction::Write => ReadyEvent(seen | WRITE_DIRECTION),
         }
-        (cur & SHUTDOWN != 0).then_some(Err(Shutdown))
     }
 
     /// Clears what `event` saw, unless an edge arrived since (the tick moved).
     #[inline]
     pub(crate) fn clear_readiness(&self, event: ReadyEvent) {
-        let clear = event.bits & event.direction.clear_mask();
+        let clear = event.0 & event.direction().clear_mask();
+        let tick = event.tick();
         let mut cur = self.readiness.load(Ordering::Relaxed);
-        while cur & TICK_MASK == event.tick {
+        while cur & TICK_MASK == tick {
             match self.readiness.compare_exchange_weak(
                 cur,
                 cur & !clear,

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use weft_reactor::Reactor;
 
+use super::local_queue::LocalQueue;
 use super::OwnedTasks;
 use crate::context;
 use crate::coop;
@@ -53,7 +54,7 @@ struct Inject {
 #[derive(Debug)]
 pub(crate) struct Core {
     pub(crate) shared: Arc<Shared>,
-    local: RefCell<VecDeque<Notified>>,
+    local: LocalQueue,
     driver: RefCell<Option<Reactor>>,
     event_interval: usize,
 }
@@ -69,7 +70,7 @@ impl Core {
         });
         Core {
             shared,
-            local: RefCell::new(VecDeque::with_capacity(256)),
+            local: LocalQueue::with_capacity(256),
             driver: RefCell::new(Some(reactor)),
             event_interval: event_interval.max(1),
         }
@@ -104,7 +105,7 @@ impl Core {
             }
             self.drain_inject();
             for _ in 0..self.event_interval {
-                let next = self.local.borrow_mut().pop_front();
+                let next = self.local.pop();
                 match next {
                     Some(task) => {
                         coop::reset();
@@ -114,7 +115,7 @@ impl Core {
                 }
             }
             coop::unconstrain();
-            let idle = self.local.borrow().is_empty()
+            let idle = self.local.is_empty()
                 && !main.woken.load(Ordering::Acquire)
                 && self.shared.inject_len.load(Ordering::Acquire) == 0;
             let timeout = if idle { None } else { Some(Duration::ZERO) };
@@ -130,7 +131,7 @@ impl Core {
         }
         let mut inject = lock(&self.shared.inject);
         self.shared.inject_len.store(0, Ordering::Release);
-        self.local.borrow_mut().extend(inject.queue.drain(..));
+        self.local.extend(inject.queue.drain(..));
     }
 
     /// Shutdown, in order: cancel every task (dropping its future here, on the loop thread),
@@ -146,12 +147,10 @@ impl Core {
             std::mem::take(&mut inject.queue)
         };
         drop(queued);
-        let local = std::mem::take(&mut *self.local.borrow_mut());
-        drop(local);
+        drop(self.local.take_all());
         let driver = self.driver.borrow_mut().take();
         drop(driver);
-        let late = std::mem::take(&mut *self.local.borrow_mut());
-        drop(late);
+        drop(self.local.take_all());
     }
 }
 
@@ -198,7 +197,7 @@ impl Schedule for Arc<Shared> {
     fn schedule(&self, task: Notified) {
         context::with_core(|core| match core {
             Some(core) if Arc::ptr_eq(&core.shared, self) => {
-                core.local.borrow_mut().push_back(task);
+                core.local.push(task);
             }
             _ => self.push_remote(task),
         })

@@ -1,6 +1,7 @@
 //! Schedulers: who runs which task, on which thread, in which order.
 
 pub(crate) mod current_thread;
+mod local_queue;
 mod owned;
 
 pub(crate) use owned::OwnedTasks;
