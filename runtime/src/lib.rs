@@ -14,9 +14,9 @@ pub mod net;
 mod runtime;
 mod scheduler;
 mod sync;
-mod task;
+pub mod task;
 pub mod time;
 
-pub use runtime::{spawn, spawn_local, Builder, Handle, Runtime};
+pub use runtime::{spawn, spawn_local, Builder, Handle, Runtime, RuntimeMetrics};
 pub use task::{yield_now, JoinError, JoinHandle};
 pub use weft_reactor::Backend;

@@ -7,10 +7,13 @@ use std::marker::PhantomData;
 
 use weft_reactor::{Backend, Reactor};
 
+use std::time::Duration;
+
 use crate::context;
-use crate::scheduler::current_thread::{Core, Shared};
+use crate::scheduler::current_thread::{Config, Core, Shared};
+use crate::scheduler::stall::DEFAULT_THRESHOLD;
 use crate::sync::Arc;
-use crate::task::JoinHandle;
+use crate::task::{JoinHandle, TaskMeta};
 
 /// An event loop: a reactor, a scheduler, and the tasks on it.
 ///
@@ -49,6 +52,27 @@ pub struct Runtime {
 pub struct Builder {
     backend: Option<Backend>,
     event_interval: usize,
+    stall_threshold: Option<Duration>,
+}
+
+/// A snapshot of a runtime's counters, from [`Runtime::metrics`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RuntimeMetrics {
+    /// Event-loop threads (1 for the current-thread runtime).
+    pub workers: usize,
+    /// Spawned tasks that have not finished.
+    pub alive_tasks: usize,
+    /// Task polls so far (including polls of the future given to `block_on`).
+    pub polls: u64,
+    /// Polls the stall detector reported (longer than the threshold).
+    pub stalls: u64,
+    /// The longest poll the stall detector measured; polls under the threshold are not timed.
+    pub longest_poll: Duration,
+    /// Threads in the blocking pool.
+    pub blocking_threads: usize,
+    /// Tasks ready to run and waiting for the loop thread.
+    pub queue_depth: usize,
 }
 
 /// A thread-safe reference to a runtime: spawns tasks onto it from any thread.
@@ -91,12 +115,37 @@ impl Runtime {
     }
 
     /// Spawns a task (see [`Handle::spawn`]).
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
         self.handle.spawn(future)
+    }
+
+    /// The runtime's counters now.
+    ///
+    /// ```
+    /// let rt = weft::Runtime::new()?;
+    /// rt.block_on(async { weft::spawn(async {}).await.unwrap() });
+    /// let metrics = rt.metrics();
+    /// assert_eq!((metrics.workers, metrics.alive_tasks, metrics.stalls), (1, 0, 0));
+    /// assert!(metrics.polls >= 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn metrics(&self) -> RuntimeMetrics {
+        let shared = &self.handle.shared;
+        let stalls = shared.stall.stats();
+        RuntimeMetrics {
+            workers: 1,
+            alive_tasks: shared.alive_tasks(),
+            polls: shared.stall.polls(),
+            stalls: stalls.stalls,
+            longest_poll: stalls.longest,
+            blocking_threads: 0,
+            queue_depth: self.core.queue_depth(),
+        }
     }
 
     /// The runtime's handle.
@@ -137,7 +186,24 @@ impl Builder {
         Builder {
             backend: None,
             event_interval: 61,
+            stall_threshold: Some(DEFAULT_THRESHOLD),
         }
+    }
+
+    /// Turns the stall detector on or off (default: on). When on, a watchdog thread notices
+    /// any single poll that keeps the loop thread longer than the
+    /// [threshold](Builder::stall_threshold), and when that poll returns, one line on stderr
+    /// names the task (id, name, spawn location) and how long it ran. The loop itself pays two
+    /// stores and a load per poll; it never reads the clock.
+    pub fn stall_detector(mut self, on: bool) -> Builder {
+        self.stall_threshold = on.then_some(self.stall_threshold.unwrap_or(DEFAULT_THRESHOLD));
+        self
+    }
+
+    /// The poll duration the stall detector reports (default 100 ms; turns the detector on).
+    pub fn stall_threshold(mut self, threshold: Duration) -> Builder {
+        self.stall_threshold = Some(threshold.max(Duration::from_millis(1)));
+        self
     }
 
     /// The demultiplexer. Default: `WEFT_BACKEND` if set, else epoll.
@@ -164,7 +230,13 @@ impl Builder {
             None => Backend::from_env()?.unwrap_or_default(),
         };
         let reactor = Reactor::new(backend)?;
-        let core = Core::new(reactor, self.event_interval);
+        let core = Core::new(
+            reactor,
+            Config {
+                event_interval: self.event_interval,
+                stall_threshold: self.stall_threshold,
+            },
+        )?;
         let handle = Handle {
             shared: core.shared.clone(),
         };
@@ -204,12 +276,21 @@ impl Handle {
     /// Spawns a task onto the runtime. It starts when the loop next runs; from another thread,
     /// the loop is woken. The returned [`JoinHandle`] awaits its output; dropping it detaches
     /// the task.
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.shared.spawn(future)
+        self.shared.spawn(future, TaskMeta::here(None))
+    }
+
+    pub(crate) fn spawn_with_meta<F>(&self, future: F, meta: TaskMeta) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(future, meta)
     }
 
     /// Tasks spawned on this runtime that have not finished yet.
@@ -238,6 +319,7 @@ impl fmt::Debug for Handle {
 ///
 /// # Panics
 /// Outside a runtime (use [`Handle::spawn`] from other threads).
+#[track_caller]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
@@ -263,13 +345,22 @@ where
 ///
 /// # Panics
 /// Outside a runtime's loop thread.
+#[track_caller]
 pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
     F::Output: 'static,
 {
+    spawn_local_with_meta(future, TaskMeta::here(None))
+}
+
+pub(crate) fn spawn_local_with_meta<F>(future: F, meta: TaskMeta) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
     context::with_core(|core| match core {
-        Some(core) => core.shared.spawn(future),
+        Some(core) => core.shared.spawn(future, meta),
         None => panic!("spawn_local: {}", context::outside_runtime()),
     })
 }

@@ -27,11 +27,12 @@ use std::time::Duration;
 use weft_reactor::Reactor;
 
 use super::local_queue::LocalQueue;
+use super::stall::{StallMonitor, Watchdog};
 use super::OwnedTasks;
 use crate::context;
 use crate::coop;
 use crate::sync::{lock, Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
-use crate::task::{new_task, JoinHandle, Notified, Schedule, Task};
+use crate::task::{new_task, Header, JoinHandle, Notified, Schedule, Task, TaskMeta};
 
 /// State shared with other threads and with every task of the runtime.
 #[derive(Debug)]
@@ -42,6 +43,7 @@ pub(crate) struct Shared {
     owned: OwnedTasks,
     pub(crate) reactor: weft_reactor::Handle,
     next_id: AtomicU64,
+    pub(crate) stall: Arc<StallMonitor>,
 }
 
 #[derive(Debug, Default)]
@@ -57,23 +59,46 @@ pub(crate) struct Core {
     local: LocalQueue,
     driver: RefCell<Option<Reactor>>,
     event_interval: usize,
+    watchdog: RefCell<Option<Watchdog>>,
+}
+
+/// How a current-thread core is set up.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Config {
+    pub(crate) event_interval: usize,
+    /// `None` turns the stall detector off.
+    pub(crate) stall_threshold: Option<Duration>,
 }
 
 impl Core {
-    pub(crate) fn new(reactor: Reactor, event_interval: usize) -> Core {
+    pub(crate) fn new(reactor: Reactor, config: Config) -> std::io::Result<Core> {
+        let stall = Arc::new(StallMonitor::new(
+            config.stall_threshold.unwrap_or(Duration::MAX),
+        ));
+        let watchdog = match config.stall_threshold {
+            Some(_) => Some(Watchdog::start(stall.clone())?),
+            None => None,
+        };
         let shared = Arc::new(Shared {
             inject: Mutex::new(Inject::default()),
             inject_len: AtomicUsize::new(0),
             owned: OwnedTasks::default(),
             reactor: reactor.handle(),
             next_id: AtomicU64::new(1),
+            stall,
         });
-        Core {
+        Ok(Core {
             shared,
             local: LocalQueue::with_capacity(256),
             driver: RefCell::new(Some(reactor)),
-            event_interval: event_interval.max(1),
-        }
+            event_interval: config.event_interval.max(1),
+            watchdog: RefCell::new(watchdog),
+        })
+    }
+
+    /// Tasks waiting to run on the loop thread (call on that thread).
+    pub(crate) fn queue_depth(&self) -> usize {
+        self.local.len() + self.shared.inject_len.load(Ordering::Acquire)
     }
 
     /// Drives the loop until `future` completes.
@@ -97,7 +122,12 @@ impl Core {
         loop {
             if main.woken.swap(false, Ordering::AcqRel) {
                 coop::reset();
+                let started = self.shared.stall.poll_started();
                 let polled = future.as_mut().poll(&mut cx);
+                if let Some(ran) = self.shared.stall.poll_finished(started) {
+                    self.shared
+                        .report_stall("the future passed to block_on", ran);
+                }
                 coop::unconstrain();
                 if let Poll::Ready(out) = polled {
                     return out;
@@ -150,19 +180,20 @@ impl Core {
         drop(self.local.take_all());
         let driver = self.driver.borrow_mut().take();
         drop(driver);
+        drop(self.watchdog.borrow_mut().take());
         drop(self.local.take_all());
     }
 }
 
 impl Shared {
     /// Spawns `future` on this runtime.
-    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F, meta: TaskMeta) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
         F::Output: 'static,
     {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (task, notified, handle) = new_task(future, self.clone(), id);
+        let (task, notified, handle) = new_task(future, self.clone(), id, meta);
         if let Some(notified) = self.owned.bind(task, notified) {
             self.schedule(notified);
         }
@@ -187,6 +218,18 @@ impl Shared {
         self.owned.len()
     }
 
+    /// Prints the stall detector's one warning for a poll that ran `ran`.
+    #[cold]
+    fn report_stall(&self, what: &str, ran: Duration) {
+        eprintln!(
+            "weft: stall: {what} ran one poll for {} ms (threshold {} ms), stalling every other \
+             task and all I/O on its loop thread; move CPU-heavy or blocking work to \
+             spawn_blocking",
+            ran.as_millis(),
+            self.stall.threshold().as_millis()
+        );
+    }
+
     fn is_current(self: &Arc<Self>, core: Option<&Core>) -> bool {
         core.is_some_and(|core| Arc::ptr_eq(&core.shared, self))
     }
@@ -205,6 +248,19 @@ impl Schedule for Arc<Shared> {
 
     fn release(&self, task: &Task) -> Option<Task> {
         self.owned.remove(task)
+    }
+
+    #[inline]
+    fn poll_started(&self, _task: &Header) -> u64 {
+        self.stall.poll_started()
+    }
+
+    #[inline]
+    fn poll_finished(&self, task: &Header, started: u64) {
+        if let Some(ran) = self.stall.poll_finished(started) {
+            let what = format!("task {} {}", task.id(), task.meta());
+            self.report_stall(what.trim_end(), ran);
+        }
     }
 }
 

@@ -42,6 +42,12 @@ impl LocalQueue {
         unsafe { (*self.tasks.get()).is_empty() }
     }
 
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        // SAFETY: as in `push`.
+        unsafe { (*self.tasks.get()).len() }
+    }
+
     /// Appends every task of `tasks`.
     pub(crate) fn extend(&self, tasks: impl Iterator<Item = Notified>) {
         for task in tasks {

@@ -3,5 +3,6 @@
 pub(crate) mod current_thread;
 mod local_queue;
 mod owned;
+pub(crate) mod stall;
 
 pub(crate) use owned::OwnedTasks;

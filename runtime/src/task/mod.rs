@@ -1,19 +1,60 @@
-//! Tasks: one heap allocation per spawned future, shared by the run queue, the owned list, the
+//! Tasks: spawning with a name ([`Builder`]), joining ([`JoinHandle`]), yielding.
+//!
+//! Inside: one heap allocation per spawned future, shared by the run queue, the owned list, the
 //! `JoinHandle` and any wakers, and freed when the last of them lets go. `state.rs` says who owns
 //! which part; `raw.rs` gives the run protocol.
 
+mod builder;
 mod join;
 mod raw;
 mod state;
 mod yield_now;
 
 use std::future::Future;
+use std::panic::Location;
 use std::ptr::NonNull;
 
+pub use builder::Builder;
 pub use join::{JoinError, JoinHandle};
 pub use yield_now::yield_now;
 
-use raw::{Cell, Header};
+use raw::Cell;
+pub(crate) use raw::Header;
+
+/// Who a task is, for diagnostics (the stall detector names it): where it was spawned and an
+/// optional name.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TaskMeta {
+    pub(crate) location: Option<&'static Location<'static>>,
+    pub(crate) name: Option<Box<str>>,
+}
+
+impl TaskMeta {
+    /// Meta for a task spawned at the caller's location.
+    #[track_caller]
+    pub(crate) fn here(name: Option<Box<str>>) -> TaskMeta {
+        TaskMeta {
+            location: Some(Location::caller()),
+            name,
+        }
+    }
+}
+
+impl std::fmt::Display for TaskMeta {
+    /// `"name" spawned at file:line:col`, leaving out what is unknown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(name) = &self.name {
+            write!(f, "{name:?}")?;
+            if self.location.is_some() {
+                f.write_str(" ")?;
+            }
+        }
+        if let Some(location) = self.location {
+            write!(f, "spawned at {location}")?;
+        }
+        Ok(())
+    }
+}
 
 /// What a scheduler provides to its tasks.
 pub(crate) trait Schedule: Send + Sync + 'static {
@@ -21,6 +62,17 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     fn schedule(&self, task: Notified);
     /// The task completed: remove it from the owned list and return the list's reference.
     fn release(&self, task: &Task) -> Option<Task>;
+
+    /// A poll of `task` is about to start; what this returns is handed to `poll_finished`.
+    /// The hook pair is where a scheduler times polls (the stall detector).
+    #[inline]
+    fn poll_started(&self, _task: &Header) -> u64 {
+        0
+    }
+
+    /// The poll that `poll_started` announced returned (or panicked).
+    #[inline]
+    fn poll_finished(&self, _task: &Header, _started: u64) {}
 }
 
 /// One counted reference to a task.
@@ -99,18 +151,20 @@ impl Notified {
     }
 }
 
-/// Creates a task: the owned-list reference, the queue entry, and the join handle.
+/// Creates a task: the owned-list reference, the queue entry, and the join handle. `meta`
+/// names it in diagnostics (`TaskMeta::default()` when there is nothing to say).
 pub(crate) fn new_task<F, S>(
     future: F,
     scheduler: S,
     id: u64,
+    meta: TaskMeta,
 ) -> (Task, Notified, JoinHandle<F::Output>)
 where
     F: Future + 'static,
     F::Output: 'static,
     S: Schedule,
 {
-    let ptr = Cell::<F, S>::allocate(future, scheduler, id);
+    let ptr = Cell::<F, S>::allocate(future, scheduler, id, meta);
     (
         Task::from_raw(ptr),
         Notified(Task::from_raw(ptr)),

@@ -26,7 +26,7 @@ use std::ptr::NonNull;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::state::{IdleAction, RunAction, State, WakeAction, JOIN_INTEREST};
-use super::{JoinError, Notified, Schedule, Task};
+use super::{JoinError, Notified, Schedule, Task, TaskMeta};
 use crate::sync::{lock, Mutex};
 
 /// The type-erased operations of one `Cell<F, S>`.
@@ -48,8 +48,22 @@ pub(crate) struct Header {
     /// The `JoinHandle`'s waker; see `JoinHandle::poll` for the protocol.
     pub(super) join_waker: Mutex<Option<Waker>>,
     pub(super) id: u64,
+    /// Where it was spawned and what it is called, for diagnostics.
+    pub(super) meta: TaskMeta,
     /// The task's slot in its scheduler's owned list, written under that list's lock.
     pub(super) owned_key: UnsafeCell<usize>,
+}
+
+impl Header {
+    /// The task's id, unique within its runtime.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Where and as what it was spawned.
+    pub(crate) fn meta(&self) -> &TaskMeta {
+        &self.meta
+    }
 }
 
 pub(super) enum Stage<F: Future> {
@@ -79,13 +93,14 @@ where
         shutdown: Self::shutdown,
     };
 
-    pub(super) fn allocate(future: F, scheduler: S, id: u64) -> NonNull<Header> {
+    pub(super) fn allocate(future: F, scheduler: S, id: u64, meta: TaskMeta) -> NonNull<Header> {
         let cell = Box::new(Cell {
             header: Header {
                 state: State::new(),
                 vtable: &Self::VTABLE,
                 join_waker: Mutex::new(None),
                 id,
+                meta,
                 owned_key: UnsafeCell::new(usize::MAX),
             },
             scheduler,
@@ -128,6 +143,7 @@ where
             unsafe { Waker::from_raw(RawWaker::new(ptr.as_ptr() as *const (), &WAKER_VTABLE)) },
         );
         let mut cx = Context::from_waker(&waker);
+        let poll = cell.scheduler.poll_started(&cell.header);
         let polled = catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: `RUNNING` gives this thread exclusive access to the stage; the future is
             // never moved out of its heap cell while `Running`, so pinning holds.
@@ -138,6 +154,7 @@ where
             // SAFETY: see above; the cell is heap-allocated and not moved until dealloc.
             unsafe { Pin::new_unchecked(future) }.poll(&mut cx)
         }));
+        cell.scheduler.poll_finished(&cell.header, poll);
         match polled {
             Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
                 IdleAction::Parked => {}

@@ -1,0 +1,104 @@
+//! The stall detector: a poll that keeps the loop thread past the threshold is reported once,
+//! naming the task; short polls never are; the detector can be switched off.
+//!
+//! The warning text is checked in a child process (this test binary re-executed) whose stderr
+//! the parent reads.
+
+mod util;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use weft::Runtime;
+
+const CHILD_ENV: &str = "WEFT_STALL_SCENARIO";
+
+fn stalling_runtime(threshold_ms: u64) -> Runtime {
+    Runtime::builder()
+        .stall_threshold(Duration::from_millis(threshold_ms))
+        .build()
+        .expect("runtime")
+}
+
+#[test]
+fn one_long_poll_is_counted_and_short_polls_are_not() {
+    let rt = stalling_runtime(40);
+    util::run_on(&rt, util::LIMIT, async {
+        for _ in 0..200 {
+            weft::yield_now().await;
+        }
+        let hog = weft::task::Builder::new().name("hog").spawn(async {
+            std::thread::sleep(Duration::from_millis(300));
+        });
+        hog.await.unwrap();
+    });
+    let metrics = rt.metrics();
+    assert_eq!(metrics.stalls, 1, "{metrics:?}");
+    assert!(
+        metrics.longest_poll >= Duration::from_millis(150),
+        "a 300 ms poll measured as {:?}",
+        metrics.longest_poll
+    );
+    assert!(metrics.polls >= 200, "{metrics:?}");
+}
+
+#[test]
+fn the_detector_can_be_switched_off() {
+    let rt = Runtime::builder()
+        .stall_threshold(Duration::from_millis(20))
+        .stall_detector(false)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        weft::spawn(async { std::thread::sleep(Duration::from_millis(150)) })
+            .await
+            .unwrap();
+    });
+    assert_eq!(rt.metrics().stalls, 0);
+}
+
+#[test]
+fn the_warning_names_the_task_its_spawn_site_and_how_long_it_ran() {
+    if std::env::var(CHILD_ENV).is_ok() {
+        let rt = stalling_runtime(50);
+        rt.block_on(async {
+            weft::task::Builder::new()
+                .name("hasher")
+                .spawn(async { std::thread::sleep(Duration::from_millis(250)) })
+                .await
+                .unwrap();
+        });
+        return;
+    }
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "the_warning_names_the_task_its_spawn_site_and_how_long_it_ran",
+            "--nocapture",
+        ])
+        .env(CHILD_ENV, "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("weft: stall"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "exactly one warning expected:\n{stderr}");
+    let warning = warnings[0];
+    assert!(warning.contains("\"hasher\""), "{warning}");
+    assert!(warning.contains("tests/stall_detector.rs:"), "{warning}");
+    let ms: u64 = warning
+        .split(" ran one poll for ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no duration in {warning}"));
+    assert!(
+        (120..5_000).contains(&ms),
+        "a 250 ms poll reported as {ms} ms"
+    );
+}
