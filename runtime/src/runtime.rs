@@ -127,8 +127,8 @@ impl Runtime {
     /// The runtime's counters now.
     ///
     /// ```
-    /// let rt = weft::Runtime::new()?;
-    /// rt.block_on(async { weft::spawn(async {}).await.unwrap() });
+    /// let rt = weft_runtime::Runtime::new()?;
+    /// rt.block_on(async { weft_runtime::spawn(async {}).await.unwrap() });
     /// let metrics = rt.metrics();
     /// assert_eq!((metrics.workers, metrics.alive_tasks, metrics.stalls), (1, 0, 0));
     /// assert!(metrics.polls >= 2);

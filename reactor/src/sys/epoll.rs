@@ -21,7 +21,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::{syscall, timespec, Event, EventBits, Events};
+use super::{raw, syscall, timespec, Event, EventBits, Events};
 
 #[derive(Debug)]
 pub(crate) struct Selector {
@@ -118,7 +118,22 @@ impl Selector {
                 self.has_pwait2.store(false, Ordering::Relaxed);
             }
         }
-        syscall!(epoll_wait(epfd, buf, capacity, millis_rounded_up(timeout)))
+        // A raw system call: glibc's `epoll_wait` is a cancellation point, which costs extra
+        // work on every call once the process has a second thread (see `socket::recv`).
+        // SAFETY: `epoll_wait(epfd, buf, capacity, timeout)`: `buf` has room for `capacity`
+        // events.
+        let ret = unsafe {
+            raw::syscall6(
+                libc::SYS_epoll_wait,
+                epfd as usize,
+                buf as usize,
+                capacity as usize,
+                millis_rounded_up(timeout) as isize as usize,
+                0,
+                0,
+            )
+        };
+        raw::result(ret).map(|n| n as i32)
     }
 }
 

@@ -24,6 +24,7 @@ use std::time::Duration;
 pub(crate) mod epoll;
 pub mod notify;
 pub(crate) mod poll;
+mod raw;
 pub mod socket;
 
 /// Runs a libc call and turns the C convention (`-1` and `errno`) into an `io::Result`.

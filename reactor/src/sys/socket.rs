@@ -9,7 +9,7 @@ use std::mem::{size_of, MaybeUninit};
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-use super::syscall;
+use super::{raw, syscall};
 
 /// A new non-blocking, close-on-exec TCP socket for `addr`'s family.
 pub fn tcp_socket(ipv6: bool) -> io::Result<OwnedFd> {
@@ -97,6 +97,51 @@ pub fn accept(fd: BorrowedFd<'_>) -> io::Result<(OwnedFd, SocketAddr)> {
     // SAFETY: the storage was zeroed and the kernel wrote at most `len` bytes of an address.
     let addr = from_raw(unsafe { storage.assume_init_ref() })?;
     Ok((owned, addr))
+}
+
+/// `recv(2)` into `buf`, as a raw system call.
+///
+/// glibc's `recv` wrapper is a thread-cancellation point: in a process with more than one
+/// thread (a blocking pool, the stall watchdog) every call enables and disables asynchronous
+/// cancellation around the syscall, about 40 extra instructions. weft never cancels threads, so
+/// it enters the kernel directly.
+#[inline]
+pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `recvfrom(fd, buf, len, flags, NULL, NULL)`: `buf` is valid for writes of
+    // `buf.len()` bytes for the duration of the call; null address pointers ask for no peer
+    // address.
+    let ret = unsafe {
+        raw::syscall6(
+            libc::SYS_recvfrom,
+            fd.as_raw_fd() as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            0,
+            0,
+            0,
+        )
+    };
+    raw::result(ret)
+}
+
+/// `send(2)` from `buf` with `MSG_NOSIGNAL` (a closed peer is an `EPIPE` error, not a
+/// `SIGPIPE`), as a raw system call for the reason given at [`recv`].
+#[inline]
+pub fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `sendto(fd, buf, len, MSG_NOSIGNAL, NULL, 0)`: `buf` is valid for reads of
+    // `buf.len()` bytes for the duration of the call; no address means the connected peer.
+    let ret = unsafe {
+        raw::syscall6(
+            libc::SYS_sendto,
+            fd.as_raw_fd() as usize,
+            buf.as_ptr() as usize,
+            buf.len(),
+            libc::MSG_NOSIGNAL as usize,
+            0,
+            0,
+        )
+    };
+    raw::result(ret)
 }
 
 /// True for the errors that mean "out of descriptors or kernel memory": retrying at once cannot

@@ -1,11 +1,11 @@
 //! A socket registered with the reactor, and the one place that turns readiness plus a
 //! non-blocking syscall into a `Poll`.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::os::fd::AsFd;
 use std::task::{ready, Context, Poll};
 
-use weft_reactor::{Direction, Registration};
+use weft_reactor::{socket, Direction, Registration};
 
 use crate::context;
 use crate::coop;
@@ -86,10 +86,7 @@ impl<T: AsFd> Source<T> {
     }
 }
 
-impl<T: AsFd> Source<T>
-where
-    for<'a> &'a T: Read + Write,
-{
+impl<T: AsFd> Source<T> {
     /// Reads into `buf`. A short read proves the socket drained, so readiness is cleared
     /// without the extra `EAGAIN` round trip, except when the peer's FIN came with this edge
     /// (`is_read_closed`): the EOF must still be read and no new edge will announce it.
@@ -104,7 +101,7 @@ where
         ready!(coop::poll_proceed(cx));
         loop {
             let event = ready!(self.registration.poll_ready(cx, Direction::Read))?;
-            match (&self.io).read(buf) {
+            match socket::recv(self.io.as_fd(), buf) {
                 Ok(n) => {
                     if n > 0 && n < buf.len() && !event.is_read_closed() {
                         self.registration.clear_readiness(event);
@@ -129,7 +126,7 @@ where
         ready!(coop::poll_proceed(cx));
         loop {
             let event = ready!(self.registration.poll_ready(cx, Direction::Write))?;
-            match (&self.io).write(buf) {
+            match socket::send(self.io.as_fd(), buf) {
                 Ok(n) => {
                     if n < buf.len() {
                         self.registration.clear_readiness(event);

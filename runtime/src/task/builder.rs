@@ -6,8 +6,8 @@ use crate::runtime::{spawn_local_with_meta, Handle};
 /// Spawns a task with a name, which the stall detector and debug output use to tell tasks apart.
 ///
 /// ```
-/// weft::Runtime::new()?.block_on(async {
-///     let task = weft::task::Builder::new().name("greeter").spawn(async { "hello" });
+/// weft_runtime::Runtime::new()?.block_on(async {
+///     let task = weft_runtime::task::Builder::new().name("greeter").spawn(async { "hello" });
 ///     assert_eq!(task.await.unwrap(), "hello");
 /// });
 /// # Ok::<(), std::io::Error>(())
