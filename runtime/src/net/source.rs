@@ -2,10 +2,10 @@
 //! non-blocking syscall into a `Poll`.
 
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::task::{ready, Context, Poll};
 
-use weft_reactor::{socket, Direction, Registration};
+use weft_reactor::{socket, Direction, ReadyEvent, Registration};
 
 use crate::context;
 use crate::coop;
@@ -90,45 +90,56 @@ impl<T: AsFd> Source<T> {
     /// Reads into `buf`. A short read proves the socket drained, so readiness is cleared
     /// without the extra `EAGAIN` round trip, except when the peer's FIN came with this edge
     /// (`is_read_closed`): the EOF must still be read and no new edge will announce it.
+    #[inline]
     pub(crate) fn poll_read(
         &self,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        ready!(coop::poll_proceed(cx));
-        loop {
-            let event = ready!(self.registration.poll_ready(cx, Direction::Read))?;
-            match socket::recv(self.io.as_fd(), buf) {
-                Ok(n) => {
-                    if n > 0 && n < buf.len() && !event.is_read_closed() {
-                        self.registration.clear_readiness(event);
-                    }
-                    return Poll::Ready(Ok(n));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.registration.clear_readiness(event);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
+        let len = buf.len();
+        self.poll_transfer(
+            cx,
+            Direction::Read,
+            len,
+            |fd| socket::recv(fd, buf),
+            |n, event| n > 0 && n < len && !event.is_read_closed(),
+        )
     }
 
     /// Writes from `buf`. A short write proves the send buffer full, so write readiness is
     /// cleared at once.
+    #[inline]
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        if buf.is_empty() {
+        self.poll_transfer(
+            cx,
+            Direction::Write,
+            buf.len(),
+            |fd| socket::send(fd, buf),
+            |n, _| n < buf.len(),
+        )
+    }
+
+    /// The loop behind `poll_read` and `poll_write`: spend budget, wait for readiness, run
+    /// `op`, and clear readiness on `EAGAIN` or when `drained` says a partial transfer proved
+    /// the direction exhausted.
+    #[inline]
+    fn poll_transfer(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        len: usize,
+        mut op: impl FnMut(BorrowedFd<'_>) -> io::Result<usize>,
+        drained: impl Fn(usize, &ReadyEvent) -> bool,
+    ) -> Poll<io::Result<usize>> {
+        if len == 0 {
             return Poll::Ready(Ok(0));
         }
         ready!(coop::poll_proceed(cx));
         loop {
-            let event = ready!(self.registration.poll_ready(cx, Direction::Write))?;
-            match socket::send(self.io.as_fd(), buf) {
+            let event = ready!(self.registration.poll_ready(cx, direction))?;
+            match op(self.io.as_fd()) {
                 Ok(n) => {
-                    if n < buf.len() {
+                    if drained(n, &event) {
                         self.registration.clear_readiness(event);
                     }
                     return Poll::Ready(Ok(n));
