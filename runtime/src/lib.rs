@@ -8,6 +8,7 @@
     clippy::undocumented_unsafe_blocks
 )]
 
+mod blocking;
 mod context;
 mod coop;
 pub mod net;
@@ -17,6 +18,7 @@ mod sync;
 pub mod task;
 pub mod time;
 
+pub use blocking::spawn_blocking;
 pub use runtime::{spawn, spawn_local, Builder, Handle, Runtime, RuntimeMetrics};
 pub use task::{yield_now, JoinError, JoinHandle};
 pub use weft_reactor::Backend;

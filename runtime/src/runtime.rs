@@ -9,6 +9,7 @@ use weft_reactor::{Backend, Reactor};
 
 use std::time::Duration;
 
+use crate::blocking;
 use crate::context;
 use crate::scheduler::current_thread::{Config, Core, Shared};
 use crate::scheduler::stall::DEFAULT_THRESHOLD;
@@ -23,7 +24,8 @@ use crate::task::{JoinHandle, TaskMeta};
 /// threads.
 ///
 /// Dropping the runtime cancels its tasks (their futures are dropped on this thread), fails any
-/// I/O still waiting with an error, and fires pending timers.
+/// I/O still waiting with an error, and fires pending timers; then it shuts the blocking pool
+/// down (see [`Builder::blocking_shutdown_timeout`]).
 ///
 /// ```
 /// let rt = weft_runtime::Runtime::new()?;
@@ -53,6 +55,7 @@ pub struct Builder {
     backend: Option<Backend>,
     event_interval: usize,
     stall_threshold: Option<Duration>,
+    blocking: blocking::Config,
 }
 
 /// A snapshot of a runtime's counters, from [`Runtime::metrics`].
@@ -143,7 +146,7 @@ impl Runtime {
             polls: shared.stall.polls(),
             stalls: stalls.stalls,
             longest_poll: stalls.longest,
-            blocking_threads: 0,
+            blocking_threads: shared.blocking.num_threads(),
             queue_depth: self.core.queue_depth(),
         }
     }
@@ -162,6 +165,7 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         self.core.shutdown();
+        self.handle.shared.blocking.shutdown();
     }
 }
 
@@ -187,6 +191,7 @@ impl Builder {
             backend: None,
             event_interval: 61,
             stall_threshold: Some(DEFAULT_THRESHOLD),
+            blocking: blocking::Config::default(),
         }
     }
 
@@ -219,6 +224,43 @@ impl Builder {
         self
     }
 
+    /// The most threads the blocking pool ([`spawn_blocking`](crate::spawn_blocking)) runs at
+    /// once (default 512, at least 1). Jobs beyond it queue until a thread is free.
+    pub fn max_blocking_threads(mut self, threads: usize) -> Builder {
+        self.blocking.max_threads = threads.max(1);
+        self
+    }
+
+    /// How long an idle blocking-pool thread waits for a job before it exits (default 10 s).
+    pub fn thread_keep_alive(mut self, keep_alive: Duration) -> Builder {
+        self.blocking.keep_alive = keep_alive;
+        self
+    }
+
+    /// How long dropping the runtime waits for blocking jobs that are still running (default
+    /// 10 s). Jobs that have not started are cancelled at once; after the timeout the drop
+    /// names the ones still running on stderr and returns without them.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let rt = weft_runtime::Runtime::builder()
+    ///     .blocking_shutdown_timeout(Duration::from_millis(50))
+    ///     .build()?;
+    /// rt.block_on(async {
+    ///     drop(weft_runtime::spawn_blocking(|| std::thread::sleep(Duration::from_secs(2))));
+    ///     // let the job start
+    ///     weft_runtime::time::sleep(Duration::from_millis(20)).await;
+    /// });
+    /// let start = Instant::now();
+    /// drop(rt); // prints which task is still running, after 50 ms
+    /// assert!(start.elapsed() < Duration::from_secs(2));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn blocking_shutdown_timeout(mut self, timeout: Duration) -> Builder {
+        self.blocking.shutdown_timeout = timeout;
+        self
+    }
+
     /// Builds the runtime.
     ///
     /// # Errors
@@ -235,6 +277,7 @@ impl Builder {
             Config {
                 event_interval: self.event_interval,
                 stall_threshold: self.stall_threshold,
+                blocking: self.blocking,
             },
         )?;
         let handle = Handle {
@@ -291,6 +334,28 @@ impl Handle {
         F::Output: Send + 'static,
     {
         self.shared.spawn(future, meta)
+    }
+
+    /// Runs `f` on the runtime's blocking pool, from any thread (see
+    /// [`spawn_blocking`](crate::spawn_blocking)). After the runtime is dropped, the job is
+    /// cancelled at once.
+    ///
+    /// ```
+    /// let rt = weft_runtime::Runtime::new()?;
+    /// let handle = rt.handle().clone();
+    /// let job = std::thread::spawn(move || handle.spawn_blocking(|| 6 * 7))
+    ///     .join()
+    ///     .unwrap();
+    /// assert_eq!(rt.block_on(job).unwrap(), 42);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.shared.spawn_blocking(f, TaskMeta::here(None))
     }
 
     /// Tasks spawned on this runtime that have not finished yet.

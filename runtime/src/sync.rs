@@ -1,19 +1,42 @@
 //! The one concurrency vocabulary: std normally, loom under `--cfg loom`, so task states, queues
 //! and wake-ups can be model-checked with the same code.
+//!
+//! `Arc` stays std's under loom: the scheduler has `self: &Arc<Self>` methods, which loom's `Arc`
+//! cannot be the receiver of. Models that want loom's leak checks use `loom::sync::Arc` directly.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{
     atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
-    Arc, Mutex, MutexGuard,
+    Condvar, Mutex, MutexGuard,
 };
+pub(crate) use std::sync::Arc;
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
     atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
-    Arc, Mutex, MutexGuard,
+    Condvar, Mutex, MutexGuard,
 };
 
 /// Locks `mutex`, ignoring poisoning: the runtime never panics while holding its own locks, and
 /// user code (wakers, destructors) runs only after they are released.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Waits on `condvar`, ignoring poisoning (see [`lock`]).
+pub(crate) fn wait<'a, T>(condvar: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+    condvar.wait(guard).unwrap_or_else(|e| e.into_inner())
+}
+
+/// Waits on `condvar` for at most `timeout`, ignoring poisoning (see [`lock`]). Not under loom,
+/// which does not model time: code that times out models the timeout itself.
+#[cfg(not(loom))]
+pub(crate) fn wait_timeout<'a, T>(
+    condvar: &Condvar,
+    guard: MutexGuard<'a, T>,
+    timeout: std::time::Duration,
+) -> MutexGuard<'a, T> {
+    match condvar.wait_timeout(guard, timeout) {
+        Ok((guard, _)) => guard,
+        Err(e) => e.into_inner().0,
+    }
 }

@@ -29,6 +29,7 @@ use weft_reactor::Reactor;
 use super::local_queue::LocalQueue;
 use super::stall::{StallMonitor, Watchdog};
 use super::OwnedTasks;
+use crate::blocking;
 use crate::context;
 use crate::coop;
 use crate::sync::{lock, Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
@@ -44,6 +45,8 @@ pub(crate) struct Shared {
     pub(crate) reactor: weft_reactor::Handle,
     next_id: AtomicU64,
     pub(crate) stall: Arc<StallMonitor>,
+    /// The blocking pool (`crate::blocking`).
+    pub(crate) blocking: blocking::Spawner,
 }
 
 #[derive(Debug, Default)]
@@ -68,6 +71,7 @@ pub(crate) struct Config {
     pub(crate) event_interval: usize,
     /// `None` turns the stall detector off.
     pub(crate) stall_threshold: Option<Duration>,
+    pub(crate) blocking: blocking::Config,
 }
 
 impl Core {
@@ -86,6 +90,7 @@ impl Core {
             reactor: reactor.handle(),
             next_id: AtomicU64::new(1),
             stall,
+            blocking: blocking::Spawner::new(config.blocking),
         });
         Ok(Core {
             shared,
@@ -198,6 +203,16 @@ impl Shared {
             self.schedule(notified);
         }
         handle
+    }
+
+    /// Runs `f` on this runtime's blocking pool.
+    pub(crate) fn spawn_blocking<F, R>(&self, f: F, meta: TaskMeta) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.blocking.spawn(f, id, meta)
     }
 
     fn push_remote(&self, task: Notified) {

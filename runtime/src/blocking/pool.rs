@@ -1,0 +1,220 @@
+//! The blocking pool of one runtime: its tasks, its threads, and its shutdown.
+//!
+//! A blocking task is an ordinary task (see `crate::task`) whose future calls the closure once;
+//! the pool is its scheduler. `schedule` submits the task to the [`Handoff`], which says when a
+//! thread must be started; a worker thread runs [`Notified::run`] on what it takes, so panics
+//! become `JoinError`s and `abort` of a queued task cancels it, exactly as for async tasks.
+//!
+//! Like the runtime's own scheduler, the pool keeps an *owned list* of its tasks: it holds one
+//! reference per task until the task completes, so shutdown can cancel the tasks that never
+//! started, and name the ones still running when it stops waiting.
+//!
+//! # Shutdown (`Spawner::shutdown`, from `Runtime`'s `Drop`, after the async tasks are gone)
+//!
+//! 1. Close the hand-off: later submits are rejected, idle workers wake up and leave, and the
+//!    tasks no thread has taken yet come back; each is removed from the owned list and
+//!    cancelled (its `JoinHandle` gives a cancelled `JoinError`).
+//! 2. Close the owned list: a task spawned from now on is cancelled at once. (A spawn that
+//!    bound its task between steps 1 and 2 finds its submit rejected and cancels it itself.)
+//! 3. Wait, up to the shutdown timeout, for the workers to finish the jobs in their hands.
+//! 4. If some are still busy, print one line on stderr naming their tasks, and return: those
+//!    threads finish on their own (and exit); their tasks' outputs still reach live handles.
+
+use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use slab::Slab;
+
+use super::handoff::{Handoff, Submit};
+use super::Config;
+use crate::sync::{lock, Arc, Mutex};
+use crate::task::{new_task, JoinHandle, Notified, Schedule, Task, TaskMeta};
+
+/// A runtime's blocking pool; clones share it. It is also the scheduler of its tasks.
+#[derive(Debug, Clone)]
+pub(crate) struct Spawner {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    handoff: Handoff<Notified>,
+    owned: Mutex<Owned>,
+    keep_alive: Duration,
+    shutdown_timeout: Duration,
+}
+
+/// Tasks of the pool that have not completed, each with what names it in the shutdown report.
+#[derive(Debug, Default)]
+struct Owned {
+    tasks: Slab<Listed>,
+    closed: bool,
+}
+
+#[derive(Debug)]
+struct Listed {
+    task: Task,
+    id: u64,
+    meta: TaskMeta,
+}
+
+impl Spawner {
+    pub(crate) fn new(config: Config) -> Spawner {
+        Spawner {
+            inner: Arc::new(Inner {
+                handoff: Handoff::new(config.max_threads),
+                owned: Mutex::new(Owned::default()),
+                keep_alive: config.keep_alive,
+                shutdown_timeout: config.shutdown_timeout,
+            }),
+        }
+    }
+
+    /// Runs `f` on a pool thread as task `id`.
+    pub(crate) fn spawn<F, R>(&self, f: F, id: u64, meta: TaskMeta) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let future = BlockingTask { f: Some(f) };
+        let (task, notified, handle) = new_task(future, self.clone(), id, meta.clone());
+        if let Some(notified) = self.bind(task, notified, id, meta) {
+            self.schedule(notified);
+        }
+        handle
+    }
+
+    /// Threads in the pool now (busy or idle).
+    pub(crate) fn num_threads(&self) -> usize {
+        self.inner.handoff.threads()
+    }
+
+    /// Shuts the pool down (see the module docs).
+    pub(crate) fn shutdown(&self) {
+        let inner = &*self.inner;
+        for notified in inner.handoff.close() {
+            if let Some(task) = self.remove(&notified.0) {
+                task.shutdown();
+            }
+            drop(notified);
+        }
+        lock(&inner.owned).closed = true;
+        let busy = inner.handoff.wait_exited(inner.shutdown_timeout);
+        if busy > 0 {
+            eprintln!("{}", self.still_running(busy));
+        }
+    }
+
+    /// The shutdown report: how many threads are busy and which tasks they run.
+    #[cold]
+    fn still_running(&self, busy: usize) -> String {
+        const NAMED: usize = 8;
+        let owned = lock(&self.inner.owned);
+        let mut line = format!(
+            "weft: runtime shutdown: {busy} blocking-pool thread{} still busy after {:?}; \
+             not waiting for {} task{}",
+            if busy == 1 { "" } else { "s" },
+            self.inner.shutdown_timeout,
+            owned.tasks.len(),
+            if owned.tasks.len() == 1 { "" } else { "s" },
+        );
+        let mut sep = ": ";
+        for (_, listed) in owned.tasks.iter().take(NAMED) {
+            let _ = write!(line, "{sep}task {} {}", listed.id, listed.meta);
+            line.truncate(line.trim_end().len());
+            sep = ", ";
+        }
+        if owned.tasks.len() > NAMED {
+            let _ = write!(line, " and {} more", owned.tasks.len() - NAMED);
+        }
+        line
+    }
+
+    /// Adds a new task to the owned list; after shutdown it is cancelled at once instead.
+    fn bind(&self, task: Task, notified: Notified, id: u64, meta: TaskMeta) -> Option<Notified> {
+        let mut owned = lock(&self.inner.owned);
+        if owned.closed {
+            drop(owned);
+            task.shutdown();
+            drop(notified);
+            return None;
+        }
+        let key = owned.tasks.vacant_key();
+        task.set_owned_key(key);
+        owned.tasks.insert(Listed { task, id, meta });
+        Some(notified)
+    }
+
+    /// Takes `task` off the owned list, returning the list's reference.
+    fn remove(&self, task: &Task) -> Option<Task> {
+        let mut owned = lock(&self.inner.owned);
+        let key = task.owned_key();
+        match owned.tasks.get(key) {
+            Some(listed) if listed.task.is(task) => Some(owned.tasks.remove(key).task),
+            _ => None,
+        }
+    }
+
+    /// Starts worker thread number `n`, as the hand-off asked.
+    fn start_thread(&self, n: usize) {
+        let inner = self.inner.clone();
+        let started = std::thread::Builder::new()
+            .name(format!("weft-blocking-{n}"))
+            .spawn(move || inner.handoff.work(inner.keep_alive, Notified::run));
+        if let Err(e) = started {
+            if self.inner.handoff.spawn_failed() {
+                panic!(
+                    "weft: spawn_blocking: the OS refused a blocking-pool thread and none is \
+                     running to take the task: {e}"
+                );
+            }
+        }
+    }
+}
+
+impl Schedule for Spawner {
+    fn schedule(&self, task: Notified) {
+        match self.inner.handoff.submit(task) {
+            Submit::Queued => {}
+            Submit::Spawn(n) => self.start_thread(n),
+            Submit::Rejected(task) => {
+                // Shutdown closed the hand-off after this task was bound: cancel it here, since
+                // no worker will ever run it. The closure is `Send`, so dropping it on this
+                // thread is fine.
+                if let Some(listed) = self.remove(&task.0) {
+                    listed.shutdown();
+                }
+                drop(task);
+            }
+        }
+    }
+
+    fn release(&self, task: &Task) -> Option<Task> {
+        self.remove(task)
+    }
+}
+
+/// The future of a blocking task: calls the closure on its first (and only) poll.
+struct BlockingTask<F> {
+    f: Option<F>,
+}
+
+impl<F> Unpin for BlockingTask<F> {}
+
+impl<F, R> Future for BlockingTask<F>
+where
+    F: FnOnce() -> R,
+{
+    type Output = R;
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<R> {
+        let f = self
+            .f
+            .take()
+            .expect("a blocking task is polled once: it never returns Pending");
+        Poll::Ready(f())
+    }
+}
