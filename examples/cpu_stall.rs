@@ -36,7 +36,10 @@ enum Mode {
 fn main() -> std::io::Result<()> {
     let (modes, seconds) = parse_args();
     let rounds = calibrate();
-    println!("one job = {rounds} hashing rounds (~{} ms)", JOB.as_millis());
+    println!(
+        "one job = {rounds} hashing rounds (~{} ms)",
+        JOB.as_millis()
+    );
     for mode in modes {
         let rt = weft::Runtime::new()?;
         let rtts = rt.block_on(run(mode, rounds, Duration::from_secs(seconds)))?;
