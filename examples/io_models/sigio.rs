@@ -64,7 +64,9 @@ fn main() {
 
     let mut conns = Conns::default();
     let mut buf = vec![0; common::BUF_SIZE];
-    let (mut seen, mut events, mut scans) = (0, 0u64, 0u64);
+    // `seen` starts out of step with SIGNALS so that the loop scans once before its first
+    // sleep: clients that connected before O_ASYNC was set raised no signal, and never will.
+    let (mut seen, mut events, mut scans) = (u64::MAX, 0u64, 0u64);
     let mut live = 0usize;
     loop {
         if SIGNALS.load(Ordering::Relaxed) == seen {
