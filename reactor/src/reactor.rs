@@ -195,6 +195,10 @@ impl Inner {
         events.for_each(|event| {
             if event.token == token::WAKE {
                 self.notifier.drain();
+                // The poll(2) backend disarmed the eventfd when it reported it; without this,
+                // only the first cross-thread wake-up would ever interrupt a blocking wait.
+                self.selector
+                    .rearm(self.notifier.raw_fd(), token::WAKE, Interest::Read);
                 return;
             }
             let (index, generation) = token::unpack(event.token);
@@ -412,5 +416,29 @@ mod tests {
         };
         reactor.inner.dispatch(&Events::synthetic(fresh), &mut wake);
         assert!(second.poll_ready(&mut cx, Direction::Read).is_ready());
+    }
+
+    /// Regression: the poll backend disarmed the wake-up eventfd after reporting it once, so
+    /// every later `Handle::wake` from another thread went unheard until a timer fired.
+    #[test]
+    fn every_cross_thread_wake_interrupts_a_blocking_turn() {
+        for backend in [Backend::Epoll, Backend::Poll] {
+            let mut reactor = Reactor::new(backend).unwrap();
+            for round in 0..3 {
+                let handle = reactor.handle();
+                let waker = std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(10));
+                    handle.wake();
+                });
+                let start = Instant::now();
+                reactor.turn(Some(Duration::from_secs(5))).unwrap();
+                let took = start.elapsed();
+                assert!(
+                    took < Duration::from_secs(2),
+                    "{backend:?}, round {round}: the wake-up took {took:?}"
+                );
+                waker.join().unwrap();
+            }
+        }
     }
 }
