@@ -324,6 +324,25 @@ pub fn sigset(signals: &[c_int]) -> libc::sigset_t {
     }
 }
 
+/// The descriptor named by a signal raised through `F_SETSIG` (`si_fd`; `libc` has no
+/// accessor for it).
+pub fn si_fd(info: &libc::siginfo_t) -> c_int {
+    /// The `SIGPOLL` member of `siginfo_t`'s union as the kernel lays it out: `repr(C)` puts
+    /// `band` after the three leading ints with the same padding as the kernel's struct.
+    #[allow(dead_code)] // Only `fd` is read; the other fields give it its offset.
+    #[repr(C)]
+    struct SigPoll {
+        signo: c_int,
+        errno: c_int,
+        code: c_int,
+        band: std::os::raw::c_long,
+        fd: c_int,
+    }
+    // SAFETY: for a signal raised by F_SETSIG the kernel filled in the SIGPOLL member of the
+    // union, and `SigPoll` is a prefix of `siginfo_t` (128 bytes) with the same layout.
+    unsafe { (*(info as *const libc::siginfo_t).cast::<SigPoll>()).fd }
+}
+
 /// Blocks `signals` in this (the only) thread: they stay pending until taken by `sigsuspend`
 /// or `sigtimedwait`, instead of interrupting the program anywhere. Returns the previous mask.
 pub fn block(signals: &[c_int]) -> libc::sigset_t {

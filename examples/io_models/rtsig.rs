@@ -31,22 +31,7 @@
 #[path = "common.rs"]
 mod common;
 
-use std::os::raw::{c_int, c_long};
-
 use common::Conns;
-
-/// The `SIGPOLL` member of `siginfo_t`'s union, as the kernel lays it out: `repr(C)` places
-/// `band` after the three leading ints with the same padding the kernel's struct has. (`libc`
-/// has no accessor for `si_fd`.) Only `fd` is read; the other fields give it its offset.
-#[allow(dead_code)]
-#[repr(C)]
-struct SigPoll {
-    signo: c_int,
-    errno: c_int,
-    code: c_int,
-    band: c_long,
-    fd: c_int,
-}
 
 fn main() {
     let listener = common::listen("io_rtsig", true);
@@ -88,12 +73,9 @@ fn main() {
         let signal = unsafe { libc::sigtimedwait(&wanted, &mut info, &second) };
         if signal == rtsig {
             signals += 1;
-            // SAFETY: for a signal raised by F_SETSIG the kernel filled in the SIGPOLL member
-            // of the union, and `SigPoll` is a prefix of `siginfo_t` with the same layout.
-            let poll_info = unsafe { &*(&info as *const libc::siginfo_t).cast::<SigPoll>() };
-            // `si_band` (POLLIN, POLLOUT, POLLHUP...) tells why; serving until EAGAIN covers
-            // every case, so only `si_fd` matters here.
-            conns.serve(listener, poll_info.fd, &mut buf, |new| {
+            // The signal names its socket (`si_fd`); `si_band` (POLLIN, POLLOUT, POLLHUP...)
+            // says why, but serving until EAGAIN covers every case, so only the fd matters.
+            conns.serve(listener, common::si_fd(&info), &mut buf, |new| {
                 common::signal_on_io(new, rtsig)
             });
         } else if signal == libc::SIGIO {

@@ -28,6 +28,9 @@
 //! Output: a table on stdout; with `--write`, `demux-DATE.md` and `demux-DATE.svg` (log-log
 //! chart) in `--out-dir` (default `benches/results`).
 
+// The example servers' plumbing: the signal helpers are shared with them.
+#[path = "../../../../examples/io_models/common.rs"]
+mod common;
 mod models;
 mod report;
 

@@ -4,16 +4,14 @@
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::raw::{c_int, c_long};
+use std::os::raw::c_int;
 use std::time::{Duration, Instant};
 
+use crate::common::{self, sigset, F_SETSIG};
 use crate::{IdleSet, Sample};
 
 /// How long any single wait may take before the run is declared broken.
 const WAIT_LIMIT_MS: c_int = 5_000;
-
-/// `fcntl(fd, F_SETSIG, signal)` from `<fcntl.h>` (Linux-specific; `libc` has no binding).
-const F_SETSIG: c_int = 10;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Model {
@@ -111,18 +109,6 @@ impl Model {
 
 fn rtsig() -> c_int {
     libc::SIGRTMIN() + 1
-}
-
-fn sigset(signals: &[c_int]) -> libc::sigset_t {
-    // SAFETY: an all-zero sigset_t is a valid plain C value; sigemptyset/sigaddset write inside.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &signal in signals {
-            libc::sigaddset(&mut set, signal);
-        }
-        set
-    }
 }
 
 /// Blocks SIGIO and the real-time signal in the calling thread (and the threads it starts).
@@ -273,17 +259,6 @@ fn take_signal(set: &libc::sigset_t, info: &mut libc::siginfo_t) -> io::Result<O
     }
 }
 
-/// The `SIGPOLL` member of `siginfo_t`'s union; `repr(C)` reproduces the kernel's padding.
-#[allow(dead_code)] // Only `fd` is read; the other fields give it its offset.
-#[repr(C)]
-struct SigPoll {
-    signo: c_int,
-    errno: c_int,
-    code: c_int,
-    band: c_long,
-    fd: c_int,
-}
-
 /// One repetition of a readiness model with `idle` descriptors and the active ends `a`, `b`.
 /// `Ok(Err(reason))`: the model cannot run on these descriptors.
 pub fn run_raw(
@@ -366,10 +341,7 @@ pub fn run_raw(
             let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
             let result = drive(a, b, budget, |ready| match take_signal(&set, &mut info)? {
                 Some(s) if s == signal => {
-                    // SAFETY: an F_SETSIG signal carries the SIGPOLL member, which `SigPoll`
-                    // lays out as a prefix of `siginfo_t`.
-                    let poll = unsafe { &*(&info as *const libc::siginfo_t).cast::<SigPoll>() };
-                    ready.push(poll.fd);
+                    ready.push(common::si_fd(&info)); // The signal names the socket.
                     Ok(())
                 }
                 Some(_) => {
