@@ -11,9 +11,11 @@
 mod blocking;
 mod context;
 mod coop;
+pub mod fs;
 pub mod net;
 mod runtime;
 mod scheduler;
+pub mod signal;
 mod sync;
 pub mod task;
 pub mod time;
