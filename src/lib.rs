@@ -1,12 +1,15 @@
 //! **weft**: one epoll reactor, for high-concurrency network servers on Linux.
 //!
-//! Using it takes four steps:
+//! Using it takes five steps:
 //!
 //! 1. Make a [`Runtime`] and give it your main future with [`Runtime::block_on`].
 //! 2. Bind a [`net::TcpListener`] and `accept` connections.
 //! 3. [`spawn`] a task per connection; read and write with the stream's async methods.
 //! 4. Bound what may hang with [`time::timeout`]; pace work with [`time::sleep`] and
 //!    [`time::interval`].
+//! 5. Keep the loop free: CPU-heavy or blocking work goes to [`spawn_blocking`], files to
+//!    [`fs`] (both run on the blocking pool). If a poll still hogs the loop, the stall detector
+//!    prints one line naming the task ([`Builder::stall_threshold`]).
 //!
 //! ```
 //! use std::time::Duration;
@@ -43,10 +46,27 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! ```
+//! weft::Runtime::new()?.block_on(async {
+//!     // 5. hashing on the pool; the loop keeps serving meanwhile
+//!     let digest = weft::spawn_blocking(|| (0..1_000_000u64).fold(0, |h, i| h ^ i.rotate_left(7)))
+//!         .await
+//!         .unwrap();
+//!     let path = std::env::temp_dir().join("weft-tutorial.txt");
+//!     weft::fs::write(&path, digest.to_string()).await?;
+//!     assert_eq!(weft::fs::read_to_string(&path).await?, digest.to_string());
+//!     weft::fs::remove_file(&path).await
+//! })?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! Signals arrive as streams ([`signal::ctrl_c`], [`signal::signal`]);
+//! [`Runtime::metrics`] counts tasks, polls, stalls and pool threads.
+//!
 //! The reactor runs on edge-triggered `epoll` by default; `WEFT_BACKEND=poll` (or
 //! [`Builder::backend`]) switches to the `poll(2)` fallback. The crates underneath are
 //! `weft-reactor` (readiness, timers, wake-ups; knows only `Waker`) and `weft-runtime` (tasks,
-//! scheduler, `net`, `time`).
+//! scheduler, blocking pool, `net`, `time`, `fs`, `signal`).
 
 #![warn(
     missing_docs,

@@ -30,7 +30,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
-//! All `libc` lives in [`sys`](crate::sys); its module docs state the backend contract.
+//! All `libc` lives in [`sys`]; its module docs state the backend contract.
 
 #![warn(
     missing_docs,

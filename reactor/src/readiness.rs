@@ -69,7 +69,7 @@ impl Direction {
 /// What an operation saw when it found its source ready; hand it back to
 /// [`Registration::clear_readiness`](crate::Registration::clear_readiness) after `EAGAIN`.
 ///
-/// One word: the tick and the ready bits as read, plus [`WRITE_DIRECTION`] for writes.
+/// One word: the tick and the ready bits as read, plus a direction bit.
 #[derive(Clone, Copy, Debug)]
 pub struct ReadyEvent(usize);
 

@@ -89,7 +89,7 @@ impl Events {
     }
 
     /// A buffer holding just `event`, for tests of the dispatch logic.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn synthetic(event: Event) -> Events {
         Events {
             ready: vec![event],
