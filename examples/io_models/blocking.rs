@@ -16,7 +16,7 @@
 //!
 //! - **Memory per connection.** Each thread owns a stack. glibc's default is 8 MiB of address
 //!   space, Rust's `std::thread` asks for 2 MiB; only touched pages are committed, but the
-//!   kernel still needs a task struct, a kernel stack (16 KiB) and page tables per thread. Ten
+//!   kernel still needs a task struct, a kernel stack (16 KiB) and a mapping per thread. Ten
 //!   thousand idle clients means ten thousand sleeping threads. We ask for 64 KiB stacks below,
 //!   which is plenty for this loop and keeps 10,000 threads at 640 MiB of address space.
 //! - **A context switch per event.** Every wake-up is a full switch between threads: save

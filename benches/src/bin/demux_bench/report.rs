@@ -115,16 +115,15 @@ impl Report {
              the demultiplexer reports the ready end of the active connection, `read` its one \
              byte, `write` it back (which makes the other end ready). The idle connections' far \
              ends live in a helper process; nothing is ever sent on them. Produced by \
-             `cargo run --release -p weft-benches --bin demux_bench -- --write` (see \
-             `benches/io_models.sh` and `docs/io-models.md`).\n",
-            self.reps, self.secs
+             `cargo run --release -p weft-benches --bin demux_bench -- --secs {} --reps {} \
+             --write` (`benches/io_models.sh` runs it; see `docs/io-models.md`).\n",
+            self.reps, self.secs, self.secs, self.reps
         );
         let _ = writeln!(w, "## Machine\n");
-        let _ = writeln!(
-            w,
-            "- CPUs: {}",
-            std::thread::available_parallelism().map_or(0, |n| n.get())
-        );
+        // SAFETY: sysconf only reads a system parameter. (available_parallelism would say 1
+        // here: it honours the affinity mask this process pinned itself to.)
+        let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+        let _ = writeln!(w, "- CPUs: {cpus}");
         let _ = writeln!(w, "- CPU model: {}", cpu_model());
         let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
         let _ = writeln!(w, "- kernel: {}", kernel.trim());
