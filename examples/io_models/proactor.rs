@@ -108,11 +108,8 @@ fn main() {
     };
     let (mut buf, mut events, mut next_id) = (vec![0; common::BUF_SIZE], common::events(), 0);
     loop {
-        let ready = server.epoll.wait(&mut events).iter();
-        for (fd, bits) in ready
-            .map(|e| (e.u64 as c_int, e.events as c_int))
-            .collect::<Vec<_>>()
-        {
+        for event in server.epoll.wait(&mut events) {
+            let (fd, bits) = (event.u64 as c_int, event.events as c_int);
             if fd == listener {
                 while let Some(new) = common::accept(listener, true) {
                     server.epoll.ctl(EPOLL_CTL_ADD, new, EPOLLIN);

@@ -1,4 +1,4 @@
-//! Step 4b of the C10K story: real-time signals (`F_SETSIG` + `sigtimedwait`), the Linux 2.4
+//! Step 4b of the C10K story: real-time signals (`F_SETSIG` + `sigtimedwait`), the Linux 2.2/2.4
 //! answer that nginx's `rtsig` event module used before epoll existed.
 //!
 //! ```text

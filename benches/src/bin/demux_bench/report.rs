@@ -317,7 +317,11 @@ pub fn today() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let days = (secs / 86_400) as i64;
+    date((secs / 86_400) as i64)
+}
+
+/// The civil date (proleptic Gregorian) `days` days after 1970-01-01, as YYYY-MM-DD.
+fn date(days: i64) -> String {
     // Shift the epoch to 0000-03-01 so that leap days fall at the end of each 400-year era.
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -334,4 +338,27 @@ pub fn today() -> String {
     };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{date, thousands};
+
+    #[test]
+    fn dates() {
+        assert_eq!(date(0), "1970-01-01");
+        assert_eq!(date(59), "1970-03-01");
+        assert_eq!(date(10_957), "2000-01-01");
+        assert_eq!(date(11_016), "2000-02-29"); // A leap day of a 400-year era.
+        assert_eq!(date(20_784), "2026-11-27");
+        assert_eq!(date(-1), "1969-12-31");
+    }
+
+    #[test]
+    fn digit_groups() {
+        assert_eq!(thousands(10), "10");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(100_000), "100,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
 }
