@@ -397,15 +397,27 @@ impl Epoll {
             .unwrap_or_else(|e| fail("epoll_ctl", e));
     }
 
-    /// Waits (forever) for events; returns the filled prefix of `events`.
-    pub fn wait<'a>(&self, events: &'a mut [libc::epoll_event]) -> &'a [libc::epoll_event] {
-        // SAFETY: `events` is writable for `events.len()` entries.
-        let n = unsafe { libc::epoll_wait(self.0, events.as_mut_ptr(), events.len() as c_int, -1) };
-        match cvt(n) {
+    /// Waits for events, up to `timeout_ms` (-1: forever); returns the filled prefix of
+    /// `events` (empty after a timeout or a signal).
+    pub fn wait<'a>(
+        &self,
+        events: &'a mut [libc::epoll_event],
+        timeout_ms: c_int,
+    ) -> &'a [libc::epoll_event] {
+        let (ptr, len) = (events.as_mut_ptr(), events.len() as c_int);
+        // SAFETY: `events` is writable for `len` entries.
+        match cvt(unsafe { libc::epoll_wait(self.0, ptr, len, timeout_ms) }) {
             Ok(n) => &events[..n as usize],
             Err(e) if e.kind() == io::ErrorKind::Interrupted => &[],
             Err(e) => fail("epoll_wait", e),
         }
+    }
+}
+
+impl Drop for Epoll {
+    fn drop(&mut self) {
+        // SAFETY: the epoll descriptor is owned by this value and used by nothing else.
+        unsafe { libc::close(self.0) };
     }
 }
 

@@ -46,7 +46,7 @@ fn main() {
     let mut buf = vec![0; common::BUF_SIZE];
     let mut events = common::events();
     loop {
-        for event in epoll.wait(&mut events) {
+        for event in epoll.wait(&mut events, -1) {
             let fd = event.u64 as i32;
             // Readable, writable, hung up: whatever the edge was, serve the socket until it
             // would block. `serve` accepts until EAGAIN on the listener (an edge-triggered

@@ -44,7 +44,7 @@ fn main() {
     let mut buf = vec![0; common::BUF_SIZE];
     let mut events = common::events();
     loop {
-        for event in epoll.wait(&mut events) {
+        for event in epoll.wait(&mut events, -1) {
             let fd = event.u64 as i32;
             if fd == listener {
                 // Level-triggered: accepting one per wake-up would be correct too, but a burst

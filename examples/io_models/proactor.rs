@@ -108,7 +108,7 @@ fn main() {
     };
     let (mut buf, mut events, mut next_id) = (vec![0; common::BUF_SIZE], common::events(), 0);
     loop {
-        for event in server.epoll.wait(&mut events) {
+        for event in server.epoll.wait(&mut events, -1) {
             let (fd, bits) = (event.u64 as c_int, event.events as c_int);
             if fd == listener {
                 while let Some(new) = common::accept(listener, true) {

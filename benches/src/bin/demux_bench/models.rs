@@ -314,9 +314,19 @@ pub fn run_raw(
             } else {
                 0
             };
-            let epoll = Epoll::new(&all, (libc::EPOLLIN | edge) as u32)?;
+            let epoll = common::Epoll::new();
+            for &fd in &all {
+                epoll.ctl(libc::EPOLL_CTL_ADD, fd, libc::EPOLLIN | edge);
+            }
             let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 64];
-            drive(a, b, budget, |ready| epoll.wait(&mut events, ready))?
+            drive(a, b, budget, |ready| {
+                let got = epoll.wait(&mut events, WAIT_LIMIT_MS);
+                if got.is_empty() {
+                    return Err(io::Error::other("no epoll event within the wait limit"));
+                }
+                ready.extend(got.iter().map(|e| e.u64 as RawFd));
+                Ok(())
+            })?
         }
         Model::Sigio => {
             let set = sigset(&[libc::SIGIO]);
@@ -358,53 +368,6 @@ pub fn run_raw(
         _ => unreachable!("not a hand-written readiness loop: {model:?}"),
     };
     Ok(Ok(sample))
-}
-
-struct Epoll(RawFd);
-
-impl Epoll {
-    fn new(fds: &[RawFd], events: u32) -> io::Result<Epoll> {
-        // SAFETY: plain syscall with a constant argument.
-        let epoll = Epoll(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) });
-        if epoll.0 < 0 {
-            return Err(last_error("epoll_create1"));
-        }
-        for &fd in fds {
-            let mut event = libc::epoll_event {
-                events,
-                u64: fd as u64,
-            };
-            // SAFETY: `event` is live for the call.
-            if unsafe { libc::epoll_ctl(epoll.0, libc::EPOLL_CTL_ADD, fd, &mut event) } < 0 {
-                return Err(last_error("epoll_ctl"));
-            }
-        }
-        Ok(epoll)
-    }
-
-    fn wait(&self, events: &mut [libc::epoll_event], ready: &mut Vec<RawFd>) -> io::Result<()> {
-        // SAFETY: `events` is writable for its length.
-        let n = unsafe {
-            libc::epoll_wait(
-                self.0,
-                events.as_mut_ptr(),
-                events.len() as c_int,
-                WAIT_LIMIT_MS,
-            )
-        };
-        if n <= 0 {
-            return Err(last_error("epoll_wait (or no event within the wait limit)"));
-        }
-        ready.extend(events[..n as usize].iter().map(|e| e.u64 as RawFd));
-        Ok(())
-    }
-}
-
-impl Drop for Epoll {
-    fn drop(&mut self) {
-        // SAFETY: the epoll descriptor is owned by this value.
-        unsafe { libc::close(self.0) };
-    }
 }
 
 /// Thread per connection: N idle threads blocked in `read` on the idle set, and for each
