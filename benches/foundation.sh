@@ -92,22 +92,8 @@ done
 # ---------------------------------------------------------------------------------------------
 # Helpers
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# wait_port PORT PID TIMEOUT_SECS: succeeds once PORT accepts a connection; fails if PID dies.
-wait_port() {
-    local port=$1 pid=$2 deadline=$((SECONDS + $3))
-    while ((SECONDS < deadline)); do
-        kill -0 "$pid" 2>/dev/null || return 1
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    return 1
-}
+# free_port and wait_port.
+source "$ROOT/benches/lib.sh"
 
 # stop PID...: terminates the processes and waits until they are gone (children or not).
 stop() {

@@ -58,22 +58,8 @@ TARGET=$(cargo metadata --format-version 1 --no-deps |
 BIN=$TARGET/release
 EXAMPLES=(io_blocking io_select io_poll io_epoll_lt io_epoll_et io_sigio io_rtsig io_proactor)
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# wait_port PORT PID: succeeds once PORT accepts a connection; fails if PID dies or 10 s pass.
-wait_port() {
-    local port=$1 pid=$2 deadline=$((SECONDS + 10))
-    while ((SECONDS < deadline)); do
-        kill -0 "$pid" 2>/dev/null || return 1
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    return 1
-}
+# free_port and wait_port.
+source "$ROOT/benches/lib.sh"
 
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"

@@ -133,14 +133,7 @@ fn accept_backs_off_at_emfile_and_loses_no_queued_connection() {
     // their server tasks; every queued connection must then be accepted and echoed.
     util::run_on(&rt, Duration::from_secs(30), async {
         for (i, slot) in clients.iter_mut().enumerate().take(stuck_at) {
-            let c = slot.take().unwrap();
-            let mut c = TcpStream::from_std(c).unwrap();
-            let mut buf = vec![0; message(i).len()];
-            within(Duration::from_secs(5), c.read_exact(&mut buf))
-                .await
-                .unwrap();
-            assert_eq!(buf, message(i), "client {i}");
-            drop(c);
+            expect_echo(slot.take().unwrap(), i, "client").await;
         }
         let start = Instant::now();
         within(Duration::from_secs(10), async {
@@ -157,13 +150,7 @@ fn accept_backs_off_at_emfile_and_loses_no_queued_connection() {
             Duration::from_secs(5),
         );
         for (i, slot) in clients.iter_mut().enumerate().skip(stuck_at) {
-            let c = slot.take().unwrap();
-            let mut c = TcpStream::from_std(c).unwrap();
-            let mut buf = vec![0; message(i).len()];
-            within(Duration::from_secs(5), c.read_exact(&mut buf))
-                .await
-                .unwrap();
-            assert_eq!(buf, message(i), "queued client {i} was not served");
+            expect_echo(slot.take().unwrap(), i, "queued client (not served?)").await;
         }
         server.abort();
     });
@@ -178,4 +165,14 @@ fn accept_backs_off_at_emfile_and_loses_no_queued_connection() {
     let mut buf = [0; 2];
     c.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"ok");
+}
+
+/// Reads client `i`'s echo back through weft (bounded) and checks it; closes the client.
+async fn expect_echo(client: std::net::TcpStream, i: usize, who: &str) {
+    let mut c = TcpStream::from_std(client).unwrap();
+    let mut buf = vec![0; message(i).len()];
+    within(Duration::from_secs(5), c.read_exact(&mut buf))
+        .await
+        .unwrap();
+    assert_eq!(buf, message(i), "{who} {i}");
 }

@@ -89,6 +89,31 @@ pub fn write(fd: c_int, buf: &[u8]) -> Option<usize> {
     Some(done)
 }
 
+/// Output a connection could not send yet: `buf[sent..]` waits for `EPOLLOUT`.
+#[derive(Debug, Default)]
+pub struct Backlog {
+    pub buf: Vec<u8>,
+    pub sent: usize,
+}
+
+impl Backlog {
+    /// Sends what waits. `Some(true)`: all gone (the backlog is empty again); `Some(false)`: the
+    /// socket would block with bytes left; `None`: a socket error.
+    #[inline]
+    pub fn flush(&mut self, fd: c_int) -> Option<bool> {
+        if self.buf.is_empty() {
+            return Some(true);
+        }
+        self.sent += write(fd, &self.buf[self.sent..])?;
+        if self.sent < self.buf.len() {
+            return Some(false);
+        }
+        self.buf.clear();
+        self.sent = 0;
+        Some(true)
+    }
+}
+
 #[inline]
 fn errno() -> c_int {
     io::Error::last_os_error().raw_os_error().unwrap_or(0)

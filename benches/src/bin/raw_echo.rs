@@ -3,7 +3,7 @@
 
 use std::os::raw::c_int;
 
-use weft_benches::raw::{self, Handler, Read, HANGUP};
+use weft_benches::raw::{self, Backlog, Handler, Read, HANGUP};
 
 /// Size of the one read buffer all connections share.
 const BUF: usize = 64 * 1024;
@@ -15,24 +15,17 @@ struct Echo {
 /// Output the socket would not take yet; empty on the hot path.
 #[derive(Default)]
 struct Conn {
-    pending: Vec<u8>,
-    sent: usize,
+    pending: Backlog,
 }
 
 impl Handler for Echo {
     type Conn = Conn;
 
     fn ready(&mut self, fd: c_int, conn: &mut Conn, events: u32) -> bool {
-        if !conn.pending.is_empty() {
-            let Some(n) = raw::write(fd, &conn.pending[conn.sent..]) else {
-                return false;
-            };
-            conn.sent += n;
-            if conn.sent < conn.pending.len() {
-                return true; // Still blocked: read nothing more until EPOLLOUT.
-            }
-            conn.pending.clear();
-            conn.sent = 0;
+        match conn.pending.flush(fd) {
+            None => return false,
+            Some(false) => return true, // Still blocked: read nothing more until EPOLLOUT.
+            Some(true) => {}
         }
         let drain = events & HANGUP != 0;
         loop {
@@ -43,7 +36,7 @@ impl Handler for Echo {
                         return false;
                     };
                     if written < n {
-                        conn.pending.extend_from_slice(&self.buf[written..n]);
+                        conn.pending.buf.extend_from_slice(&self.buf[written..n]);
                         return true;
                     }
                     if n < BUF && !drain {

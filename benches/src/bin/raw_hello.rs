@@ -4,7 +4,7 @@
 use std::os::raw::c_int;
 
 use weft_benches::http::{self, Outcome};
-use weft_benches::raw::{self, Handler, Read, HANGUP};
+use weft_benches::raw::{self, Backlog, Handler, Read, HANGUP};
 
 /// Free space guaranteed in a connection's input buffer before each read.
 const READ_SPACE: usize = 4096;
@@ -15,9 +15,8 @@ struct Hello;
 struct Conn {
     /// Bytes read but not yet answered (a partial request).
     input: Vec<u8>,
-    /// Responses; `out[sent..]` is waiting for the socket.
-    out: Vec<u8>,
-    sent: usize,
+    /// Responses waiting for the socket.
+    out: Backlog,
     /// Close once `out` is flushed.
     closing: bool,
 }
@@ -26,16 +25,10 @@ impl Handler for Hello {
     type Conn = Conn;
 
     fn ready(&mut self, fd: c_int, conn: &mut Conn, events: u32) -> bool {
-        if conn.sent < conn.out.len() {
-            let Some(n) = raw::write(fd, &conn.out[conn.sent..]) else {
-                return false;
-            };
-            conn.sent += n;
-            if conn.sent < conn.out.len() {
-                return true; // Still blocked: read nothing more until EPOLLOUT.
-            }
-            conn.out.clear();
-            conn.sent = 0;
+        match conn.out.flush(fd) {
+            None => return false,
+            Some(false) => return true, // Still blocked: read nothing more until EPOLLOUT.
+            Some(true) => {}
         }
         if conn.closing {
             return false;
@@ -53,7 +46,7 @@ impl Handler for Hello {
             };
             // SAFETY: `read` initialised `n <= space` bytes after `len`.
             unsafe { conn.input.set_len(len + n) };
-            match http::respond(&conn.input, &mut conn.out) {
+            match http::respond(&conn.input, &mut conn.out.buf) {
                 Outcome::Answered { consumed, close } => {
                     if consumed == conn.input.len() {
                         conn.input.clear();
@@ -64,15 +57,10 @@ impl Handler for Hello {
                 }
                 Outcome::Malformed => conn.closing = true,
             }
-            if !conn.out.is_empty() {
-                let Some(written) = raw::write(fd, &conn.out) else {
-                    return false;
-                };
-                if written < conn.out.len() {
-                    conn.sent = written;
-                    return true;
-                }
-                conn.out.clear();
+            match conn.out.flush(fd) {
+                None => return false,
+                Some(false) => return true,
+                Some(true) => {}
             }
             if conn.closing {
                 return false;

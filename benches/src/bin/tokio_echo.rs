@@ -2,26 +2,10 @@
 //! all back.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 fn main() {
-    let args = weft_benches::cli::parse("127.0.0.1:7000");
-    let runtime = weft_benches::tokio_runtime(args.threads);
-    runtime.block_on(async move {
-        let listener = TcpListener::bind(args.addr)
-            .await
-            .unwrap_or_else(|e| weft_benches::fail(&format!("bind {}: {e}", args.addr)));
-        let local = listener.local_addr().unwrap_or(args.addr);
-        println!("listening on {local}");
-        loop {
-            match listener.accept().await {
-                Ok((stream, _)) => {
-                    tokio::spawn(echo(stream));
-                }
-                Err(e) => eprintln!("accept: {e}"),
-            }
-        }
-    })
+    weft_benches::tokio_main("127.0.0.1:7000", echo)
 }
 
 async fn echo(mut stream: TcpStream) {

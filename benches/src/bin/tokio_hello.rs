@@ -2,27 +2,11 @@
 //! and answering with the shared [`http::respond`] handler.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use weft_benches::http::{self, Outcome};
 
 fn main() {
-    let args = weft_benches::cli::parse("127.0.0.1:8080");
-    let runtime = weft_benches::tokio_runtime(args.threads);
-    runtime.block_on(async move {
-        let listener = TcpListener::bind(args.addr)
-            .await
-            .unwrap_or_else(|e| weft_benches::fail(&format!("bind {}: {e}", args.addr)));
-        let local = listener.local_addr().unwrap_or(args.addr);
-        println!("listening on {local}");
-        loop {
-            match listener.accept().await {
-                Ok((stream, _)) => {
-                    tokio::spawn(serve(stream));
-                }
-                Err(e) => eprintln!("accept: {e}"),
-            }
-        }
-    })
+    weft_benches::tokio_main("127.0.0.1:8080", serve)
 }
 
 async fn serve(mut stream: TcpStream) {
