@@ -15,8 +15,8 @@ pub mod fs;
 pub mod net;
 mod runtime;
 mod scheduler;
+mod shim;
 pub mod signal;
-mod sync;
 pub mod task;
 pub mod time;
 

@@ -13,7 +13,7 @@ use crate::blocking;
 use crate::context;
 use crate::scheduler::current_thread::{Config, Core, Shared};
 use crate::scheduler::stall::DEFAULT_THRESHOLD;
-use crate::sync::Arc;
+use crate::shim::Arc;
 use crate::task::{JoinHandle, TaskMeta};
 
 /// An event loop: a reactor, a scheduler, and the tasks on it.

@@ -38,8 +38,8 @@ use std::time::Duration;
 use std::time::Instant;
 
 #[cfg(not(loom))]
-use crate::sync::wait_timeout;
-use crate::sync::{lock, wait, Condvar, Mutex, MutexGuard};
+use crate::shim::wait_timeout;
+use crate::shim::{lock, wait, Condvar, Mutex, MutexGuard};
 
 /// The hand-off between submitters and worker threads.
 #[derive(Debug)]

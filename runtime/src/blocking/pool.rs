@@ -30,7 +30,7 @@ use slab::Slab;
 
 use super::handoff::{Handoff, Submit};
 use super::Config;
-use crate::sync::{lock, Arc, Mutex};
+use crate::shim::{lock, Arc, Mutex};
 use crate::task::{new_task, JoinHandle, Notified, Schedule, Task, TaskMeta};
 
 /// A runtime's blocking pool; clones share it. It is also the scheduler of its tasks.

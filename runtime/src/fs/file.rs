@@ -10,7 +10,7 @@ use std::pin::Pin;
 
 use super::{asyncify, join};
 use crate::runtime::Handle;
-use crate::sync::Arc;
+use crate::shim::Arc;
 use crate::task::JoinHandle;
 
 /// An operation whose future was dropped before it finished.

@@ -12,7 +12,7 @@ use std::task::{ready, Context, Poll};
 
 use super::{asyncify, join};
 use crate::runtime::Handle;
-use crate::sync::Arc;
+use crate::shim::Arc;
 use crate::task::JoinHandle;
 
 /// Entries read per trip to the pool: one hand-off per 32 entries instead of one per entry.

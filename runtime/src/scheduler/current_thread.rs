@@ -32,7 +32,7 @@ use super::OwnedTasks;
 use crate::blocking;
 use crate::context;
 use crate::coop;
-use crate::sync::{lock, Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
+use crate::shim::{lock, Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crate::task::{new_task, Header, JoinHandle, Notified, Schedule, Task, TaskMeta};
 
 /// State shared with other threads and with every task of the runtime.

@@ -2,7 +2,7 @@
 
 use slab::Slab;
 
-use crate::sync::{lock, Mutex};
+use crate::shim::{lock, Mutex};
 use crate::task::{Notified, Task};
 
 /// Live tasks, closed for good at shutdown.

@@ -20,7 +20,7 @@ use std::sync::{Condvar, Mutex as StdMutex};
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
 
-use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
+use crate::shim::{lock, Arc, AtomicU64, Mutex, Ordering};
 
 /// The default threshold: a poll longer than this is reported.
 pub(crate) const DEFAULT_THRESHOLD: Duration = Duration::from_millis(100);

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use super::raw::{release_ref, Header};
 use super::state::{COMPLETE, JOIN_INTEREST};
-use crate::sync::lock;
+use crate::shim::lock;
 
 /// An owned permission to await a spawned task's output.
 ///

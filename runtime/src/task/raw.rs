@@ -27,7 +27,7 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::state::{IdleAction, RunAction, State, WakeAction, JOIN_INTEREST};
 use super::{JoinError, Notified, Schedule, Task, TaskMeta};
-use crate::sync::{lock, Mutex};
+use crate::shim::{lock, Mutex};
 
 /// The type-erased operations of one `Cell<F, S>`.
 pub(crate) struct Vtable {

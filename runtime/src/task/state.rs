@@ -12,7 +12,7 @@
 //! by the `JoinHandle` (to take or drop the output) or by the runner if `JOIN_INTEREST` was
 //! already gone.
 
-use crate::sync::{AtomicUsize, Ordering};
+use crate::shim::{AtomicUsize, Ordering};
 
 /// A `Notified` reference for this task sits in a run queue. Set by a wake of an idle task;
 /// cleared when the queue entry starts running.

@@ -1,4 +1,4 @@
-//! The one concurrency vocabulary: std normally, loom under `--cfg loom`, so task states, queues
+//! The one concurrency vocabulary (`crate::shim`): std normally, loom under `--cfg loom`, so task states, queues
 //! and wake-ups can be model-checked with the same code.
 //!
 //! `Arc` stays std's under loom: the scheduler has `self: &Arc<Self>` methods, which loom's `Arc`
