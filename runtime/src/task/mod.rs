@@ -1,9 +1,11 @@
-//! Tasks: spawning with a name ([`Builder`]), joining ([`JoinHandle`]), yielding.
+//! Tasks: spawning with a name ([`Builder`]), joining ([`JoinHandle`]), yielding, and waiting
+//! for a future from synchronous code ([`block_on`]).
 //!
 //! Inside: one heap allocation per spawned future, shared by the run queue, the owned list, the
 //! `JoinHandle` and any wakers, and freed when the last of them lets go. `state.rs` says who owns
 //! which part; `raw.rs` gives the run protocol.
 
+mod block_on;
 mod builder;
 mod join;
 mod raw;
@@ -14,6 +16,7 @@ use std::future::Future;
 use std::panic::Location;
 use std::ptr::NonNull;
 
+pub use block_on::{block_on, set_coroutine_wait, CoroutineWait};
 pub use builder::Builder;
 pub use join::{JoinError, JoinHandle};
 pub use yield_now::yield_now;
