@@ -21,6 +21,6 @@ pub mod task;
 pub mod time;
 
 pub use blocking::spawn_blocking;
-pub use runtime::{spawn, spawn_local, Builder, Handle, Runtime, RuntimeMetrics};
+pub use runtime::{spawn, spawn_local, spawn_pinned, Builder, Handle, Runtime, RuntimeMetrics};
 pub use task::{yield_now, JoinError, JoinHandle};
 pub use weft_reactor::Backend;

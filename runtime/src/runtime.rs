@@ -10,22 +10,31 @@ use weft_reactor::{Backend, Reactor};
 use std::time::Duration;
 
 use crate::blocking;
-use crate::context;
-use crate::scheduler::current_thread::{Config, Core, Shared};
+use crate::context::{self, Scheduler};
+use crate::scheduler::current_thread::{self, Core};
+use crate::scheduler::multi_thread::{self, MultiThread};
 use crate::scheduler::stall::DEFAULT_THRESHOLD;
 use crate::shim::Arc;
-use crate::task::{JoinHandle, TaskMeta};
+use crate::task::{JoinHandle, Pinned, TaskMeta};
 
-/// An event loop: a reactor, a scheduler, and the tasks on it.
+/// An event loop: reactors, a scheduler, and the tasks on them.
 ///
-/// The current-thread flavour runs every task on the thread that calls
-/// [`block_on`](Runtime::block_on). That thread owns the runtime, so `Runtime` is not `Send`
-/// (which is also what makes [`spawn_local`] sound); use a [`Handle`] to spawn from other
-/// threads.
+/// Two flavours:
+/// - **current-thread** ([`Runtime::new`], [`Builder::new_current_thread`]): every task runs on
+///   the thread that calls [`block_on`](Runtime::block_on) (the Node.js / Redis model).
+/// - **multi-thread** ([`Builder::new_multi_thread`]): `worker_threads` event loops, each with
+///   its own reactor, sharing `Send` tasks by work stealing; `block_on` runs its future on the
+///   calling thread while the workers run everything spawned.
 ///
-/// Dropping the runtime cancels its tasks (their futures are dropped on this thread), fails any
-/// I/O still waiting with an error, and fires pending timers; then it shuts the blocking pool
-/// down (see [`Builder::blocking_shutdown_timeout`]).
+/// A runtime is owned by the thread that built it, so `Runtime` is not `Send` (which is also
+/// what makes [`spawn_local`] sound on a current-thread runtime); use a [`Handle`] to spawn from
+/// other threads.
+///
+/// Dropping the runtime cancels its tasks (futures of tasks pinned to a worker are dropped on
+/// that worker), fails any I/O still waiting with an error, and fires pending timers; then it
+/// shuts the blocking pool down (see [`Builder::blocking_shutdown_timeout`]). A multi-thread
+/// runtime first waits for each worker to finish the poll it is in, and says on stderr what it
+/// waits for after a second; [`Runtime::shutdown_timeout`] bounds that wait.
 ///
 /// ```
 /// let rt = weft_runtime::Runtime::new()?;
@@ -37,9 +46,16 @@ use crate::task::{JoinHandle, TaskMeta};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Runtime {
-    core: Core,
+    flavor: Flavor,
     handle: Handle,
+    /// Set once shut down (by `shutdown_timeout`, before the drop).
+    shut_down: bool,
     _not_send: PhantomData<*const ()>,
+}
+
+enum Flavor {
+    CurrentThread(Core),
+    MultiThread(MultiThread),
 }
 
 /// Configures a [`Runtime`].
@@ -52,6 +68,8 @@ pub struct Runtime {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Builder {
+    /// `None`: current-thread. `Some(None)`: multi-thread, default worker count.
+    workers: Option<Option<usize>>,
     backend: Option<Backend>,
     event_interval: usize,
     stall_threshold: Option<Duration>,
@@ -91,7 +109,13 @@ pub struct RuntimeMetrics {
 /// ```
 #[derive(Clone)]
 pub struct Handle {
-    shared: Arc<Shared>,
+    inner: HandleInner,
+}
+
+#[derive(Clone)]
+enum HandleInner {
+    CurrentThread(Arc<current_thread::Shared>),
+    MultiThread(Arc<multi_thread::Shared>),
 }
 
 impl Runtime {
@@ -114,7 +138,45 @@ impl Runtime {
     /// # Panics
     /// When called from inside a runtime (that would stall the outer loop); spawn instead.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.core.block_on(future)
+        match &self.flavor {
+            Flavor::CurrentThread(core) => core.block_on(future),
+            Flavor::MultiThread(mt) => mt.block_on(future),
+        }
+    }
+
+    /// Shuts the runtime down like dropping it, but waits at most `timeout` for worker threads
+    /// stuck inside a task's poll; those are left behind (named on stderr) with their pinned
+    /// tasks. Returns `true` when everything shut down cleanly. On a current-thread runtime the
+    /// loop thread is the caller, so there is nothing to wait for.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let rt = weft_runtime::Runtime::builder().multi_thread().worker_threads(2).build()?;
+    /// // a task that blocks its worker for a long time (don't do this: use spawn_blocking)
+    /// rt.spawn(async { std::thread::sleep(Duration::from_secs(3)) });
+    /// std::thread::sleep(Duration::from_millis(50));
+    /// let start = Instant::now();
+    /// assert!(!rt.shutdown_timeout(Duration::from_millis(100)));
+    /// assert!(start.elapsed() < Duration::from_secs(2));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> bool {
+        self.shutdown(Some(timeout))
+    }
+
+    fn shutdown(&mut self, timeout: Option<Duration>) -> bool {
+        if std::mem::replace(&mut self.shut_down, true) {
+            return true;
+        }
+        let clean = match &mut self.flavor {
+            Flavor::CurrentThread(core) => {
+                core.shutdown();
+                true
+            }
+            Flavor::MultiThread(mt) => mt.shutdown(timeout),
+        };
+        self.handle.blocking().shutdown();
+        clean
     }
 
     /// Spawns a task (see [`Handle::spawn`]).
@@ -138,16 +200,33 @@ impl Runtime {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn metrics(&self) -> RuntimeMetrics {
-        let shared = &self.handle.shared;
-        let stalls = shared.stall.stats();
-        RuntimeMetrics {
-            workers: 1,
-            alive_tasks: shared.alive_tasks(),
-            polls: shared.stall.polls(),
-            stalls: stalls.stalls,
-            longest_poll: stalls.longest,
-            blocking_threads: shared.blocking.num_threads(),
-            queue_depth: self.core.queue_depth(),
+        match &self.flavor {
+            Flavor::CurrentThread(core) => {
+                let shared = &core.shared;
+                let stalls = shared.stall.stats();
+                RuntimeMetrics {
+                    workers: 1,
+                    alive_tasks: shared.alive_tasks(),
+                    polls: shared.stall.polls(),
+                    stalls: stalls.stalls,
+                    longest_poll: stalls.longest,
+                    blocking_threads: shared.blocking.num_threads(),
+                    queue_depth: core.queue_depth(),
+                }
+            }
+            Flavor::MultiThread(mt) => {
+                let shared = &mt.shared;
+                let (stalls, longest_poll) = shared.stalls();
+                RuntimeMetrics {
+                    workers: shared.workers(),
+                    alive_tasks: shared.alive_tasks(),
+                    polls: shared.polls(),
+                    stalls,
+                    longest_poll,
+                    blocking_threads: shared.blocking.num_threads(),
+                    queue_depth: shared.queue_depth(),
+                }
+            }
         }
     }
 
@@ -158,21 +237,28 @@ impl Runtime {
 
     /// The reactor backend in use.
     pub fn backend(&self) -> Backend {
-        self.handle.shared.reactor.backend()
+        match &self.flavor {
+            Flavor::CurrentThread(core) => core.shared.reactor.backend(),
+            Flavor::MultiThread(mt) => mt.shared.block_on_reactor().backend(),
+        }
     }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        self.core.shutdown();
-        self.handle.shared.blocking.shutdown();
+        self.shutdown(None);
     }
 }
 
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let flavor = match self.flavor {
+            Flavor::CurrentThread(_) => "current_thread",
+            Flavor::MultiThread(_) => "multi_thread",
+        };
         f.debug_struct("Runtime")
-            .field("flavor", &"current_thread")
+            .field("flavor", &flavor)
+            .field("workers", &self.handle.workers())
             .field("backend", &self.backend())
             .finish()
     }
@@ -188,11 +274,47 @@ impl Builder {
     /// A current-thread runtime: the calling thread is the event loop.
     pub fn new_current_thread() -> Builder {
         Builder {
+            workers: None,
             backend: None,
             event_interval: 61,
             stall_threshold: Some(DEFAULT_THRESHOLD),
             blocking: blocking::Config::default(),
         }
+    }
+
+    /// A multi-thread runtime: `worker_threads` event loops (default: `WEFT_WORKERS` if set,
+    /// else the number of CPUs this process may use).
+    ///
+    /// ```
+    /// let rt = weft_runtime::Builder::new_multi_thread().worker_threads(2).build()?;
+    /// let sum = rt.block_on(async {
+    ///     let tasks: Vec<_> = (0..10u64).map(|i| weft_runtime::spawn(async move { i * i })).collect();
+    ///     let mut sum = 0;
+    ///     for task in tasks {
+    ///         sum += task.await.unwrap();
+    ///     }
+    ///     sum
+    /// });
+    /// assert_eq!(sum, 285);
+    /// assert_eq!(rt.metrics().workers, 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn new_multi_thread() -> Builder {
+        Builder::new_current_thread().multi_thread()
+    }
+
+    /// Switches this builder to the multi-thread flavour (see [`Builder::new_multi_thread`]).
+    pub fn multi_thread(mut self) -> Builder {
+        if self.workers.is_none() {
+            self.workers = Some(None);
+        }
+        self
+    }
+
+    /// Worker threads of a multi-thread runtime (at least 1); switches to that flavour.
+    pub fn worker_threads(mut self, workers: usize) -> Builder {
+        self.workers = Some(Some(workers.max(1)));
+        self
     }
 
     /// Turns the stall detector on or off (default: on). When on, a watchdog thread notices
@@ -264,30 +386,62 @@ impl Builder {
     /// Builds the runtime.
     ///
     /// # Errors
-    /// `WEFT_BACKEND` holds something other than `epoll` or `poll`, or the reactor's
-    /// descriptors could not be created.
+    /// `WEFT_BACKEND` holds something other than `epoll` or `poll`, `WEFT_WORKERS` is not a
+    /// positive number, or the reactors' descriptors or the worker threads could not be created.
     pub fn build(&self) -> io::Result<Runtime> {
         let backend = match self.backend {
             Some(b) => b,
             None => Backend::from_env()?.unwrap_or_default(),
         };
-        let reactor = Reactor::new(backend)?;
-        let core = Core::new(
-            reactor,
-            Config {
-                event_interval: self.event_interval,
-                stall_threshold: self.stall_threshold,
-                blocking: self.blocking,
-            },
-        )?;
-        let handle = Handle {
-            shared: core.shared.clone(),
+        let (flavor, handle) = match self.workers {
+            None => {
+                let core = Core::new(
+                    Reactor::new(backend)?,
+                    current_thread::Config {
+                        event_interval: self.event_interval,
+                        stall_threshold: self.stall_threshold,
+                        blocking: self.blocking,
+                    },
+                )?;
+                let handle = HandleInner::CurrentThread(core.shared.clone());
+                (Flavor::CurrentThread(core), handle)
+            }
+            Some(workers) => {
+                let workers = match workers {
+                    Some(n) => n,
+                    None => default_workers()?,
+                };
+                let mt = MultiThread::new(multi_thread::Config {
+                    workers,
+                    backend,
+                    event_interval: self.event_interval,
+                    stall_threshold: self.stall_threshold,
+                    blocking: self.blocking,
+                })?;
+                let handle = HandleInner::MultiThread(mt.shared.clone());
+                (Flavor::MultiThread(mt), handle)
+            }
         };
         Ok(Runtime {
-            core,
-            handle,
+            flavor,
+            handle: Handle { inner: handle },
+            shut_down: false,
             _not_send: PhantomData,
         })
+    }
+}
+
+/// `WEFT_WORKERS`, else the CPUs this process may run on.
+fn default_workers() -> io::Result<usize> {
+    match std::env::var("WEFT_WORKERS") {
+        Ok(value) => match value.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("WEFT_WORKERS={value:?}: expected a positive number of worker threads"),
+            )),
+        },
+        Err(_) => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
     }
 }
 
@@ -308,11 +462,18 @@ impl Handle {
     /// # Errors
     /// This thread is not running a weft runtime.
     pub fn try_current() -> io::Result<Handle> {
-        context::with_core(|core| match core {
-            Some(core) => Ok(Handle {
-                shared: core.shared.clone(),
-            }),
-            None => Err(context::outside_runtime()),
+        context::with_scheduler(|s| {
+            let inner = match s {
+                Some(Scheduler::CurrentThread(core)) => {
+                    HandleInner::CurrentThread(core.shared.clone())
+                }
+                Some(Scheduler::Worker(worker)) => {
+                    HandleInner::MultiThread(worker.shared().clone())
+                }
+                Some(Scheduler::BlockOn(shared)) => HandleInner::MultiThread(shared.clone()),
+                None => return Err(context::outside_runtime()),
+            };
+            Ok(Handle { inner })
         })
     }
 
@@ -325,7 +486,7 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.shared.spawn(future, TaskMeta::here(None))
+        self.spawn_with_meta(future, TaskMeta::here(None))
     }
 
     pub(crate) fn spawn_with_meta<F>(&self, future: F, meta: TaskMeta) -> JoinHandle<F::Output>
@@ -333,7 +494,93 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.shared.spawn(future, meta)
+        match &self.inner {
+            HandleInner::CurrentThread(shared) => shared.spawn(future, meta),
+            HandleInner::MultiThread(shared) => shared.spawn(future, meta),
+        }
+    }
+
+    /// Spawns a task that stays on one event-loop thread for its whole life, from any thread:
+    /// `make` runs on that thread and builds the future, which need not be `Send` (it may hold
+    /// `Rc`s, or a coroutine's stack). On a multi-thread runtime, a call from a worker keeps the
+    /// task on that worker unless another one has clearly fewer pinned tasks; a call from
+    /// elsewhere picks the less loaded of two workers.
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// let rt = weft_runtime::Builder::new_multi_thread().worker_threads(2).build()?;
+    /// let task = rt.handle().spawn_pinned(|| {
+    ///     let local = Rc::new(21); // not Send: built on the worker, never leaves it
+    ///     async move { *local * 2 }
+    /// });
+    /// assert_eq!(rt.block_on(task).unwrap(), 42);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn spawn_pinned<M, F>(&self, make: M) -> JoinHandle<F::Output>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_pinned_with_meta(None, make, TaskMeta::here(None))
+    }
+
+    /// Like [`spawn_pinned`](Handle::spawn_pinned), on worker `worker` (`0..workers()`), e.g.
+    /// one `SO_REUSEPORT` accept loop per worker.
+    ///
+    /// # Errors
+    /// `worker` is not below [`workers`](Handle::workers).
+    #[track_caller]
+    pub fn spawn_pinned_on<M, F>(&self, worker: usize, make: M) -> io::Result<JoinHandle<F::Output>>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        let workers = self.workers();
+        if worker >= workers {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "spawn_pinned_on: worker {worker} does not exist (the runtime has {workers})"
+                ),
+            ));
+        }
+        Ok(self.spawn_pinned_with_meta(Some(worker), make, TaskMeta::here(None)))
+    }
+
+    pub(crate) fn spawn_pinned_with_meta<M, F>(
+        &self,
+        worker: Option<usize>,
+        make: M,
+        meta: TaskMeta,
+    ) -> JoinHandle<F::Output>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.inner {
+            // every task of a current-thread runtime runs on its one loop thread
+            HandleInner::CurrentThread(shared) => shared.spawn(Pinned::Make(Some(make)), meta),
+            HandleInner::MultiThread(shared) => shared.spawn_pinned(worker, make, meta),
+        }
+    }
+
+    /// Event-loop threads: 1 for a current-thread runtime.
+    pub fn workers(&self) -> usize {
+        match &self.inner {
+            HandleInner::CurrentThread(_) => 1,
+            HandleInner::MultiThread(shared) => shared.workers(),
+        }
+    }
+
+    fn blocking(&self) -> &blocking::Spawner {
+        match &self.inner {
+            HandleInner::CurrentThread(shared) => &shared.blocking,
+            HandleInner::MultiThread(shared) => &shared.blocking,
+        }
     }
 
     /// Runs `f` on the runtime's blocking pool, from any thread (see
@@ -355,18 +602,26 @@ impl Handle {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.shared.spawn_blocking(f, TaskMeta::here(None))
+        let meta = TaskMeta::here(None);
+        match &self.inner {
+            HandleInner::CurrentThread(shared) => shared.spawn_blocking(f, meta),
+            HandleInner::MultiThread(shared) => shared.spawn_blocking(f, meta),
+        }
     }
 
     /// Tasks spawned on this runtime that have not finished yet.
     pub fn alive_tasks(&self) -> usize {
-        self.shared.alive_tasks()
+        match &self.inner {
+            HandleInner::CurrentThread(shared) => shared.alive_tasks(),
+            HandleInner::MultiThread(shared) => shared.alive_tasks(),
+        }
     }
 }
 
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handle")
+            .field("workers", &self.workers())
             .field("alive_tasks", &self.alive_tasks())
             .finish()
     }
@@ -408,8 +663,11 @@ where
 /// # Ok::<(), std::io::Error>(())
 /// ```
 ///
+/// On a multi-thread runtime it runs on the worker that calls it; from the thread inside a
+/// multi-thread runtime's `block_on`, which runs no tasks, use [`spawn_pinned`] instead.
+///
 /// # Panics
-/// Outside a runtime's loop thread.
+/// Outside a runtime's loop thread (a current-thread runtime's thread or a worker).
 #[track_caller]
 pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
 where
@@ -424,8 +682,43 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    context::with_core(|core| match core {
-        Some(core) => core.shared.spawn(future, meta),
+    context::with_scheduler(|s| match s {
+        Some(Scheduler::CurrentThread(core)) => core.shared.spawn(future, meta),
+        Some(Scheduler::Worker(worker)) => worker.spawn_local(future, meta),
+        Some(Scheduler::BlockOn(_)) => panic!(
+            "spawn_local: this thread is in a multi-thread runtime's block_on, which runs no \
+             tasks; use spawn_pinned (it builds the future on a worker) or spawn"
+        ),
         None => panic!("spawn_local: {}", context::outside_runtime()),
     })
+}
+
+/// Spawns a task pinned to one loop thread of the runtime running this thread; `make` builds
+/// its (possibly `!Send`) future there. See [`Handle::spawn_pinned`].
+///
+/// ```
+/// use std::cell::RefCell;
+/// weft_runtime::Runtime::new()?.block_on(async {
+///     let task = weft_runtime::spawn_pinned(|| {
+///         let log = RefCell::new(Vec::new());
+///         async move {
+///             log.borrow_mut().push("built on its loop thread");
+///             log.into_inner().len()
+///         }
+///     });
+///     assert_eq!(task.await.unwrap(), 1);
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Panics
+/// Outside a runtime (use [`Handle::spawn_pinned`] from other threads).
+#[track_caller]
+pub fn spawn_pinned<M, F>(make: M) -> JoinHandle<F::Output>
+where
+    M: FnOnce() -> F + Send + 'static,
+    F: Future + 'static,
+    F::Output: Send + 'static,
+{
+    Handle::current().spawn_pinned_with_meta(None, make, TaskMeta::here(None))
 }

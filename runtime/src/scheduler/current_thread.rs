@@ -18,7 +18,6 @@
 //! checks the queue after every turn, so a push that lands while it blocks is never missed.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Wake, Waker};
@@ -26,33 +25,26 @@ use std::time::Duration;
 
 use weft_reactor::Reactor;
 
+use super::inject::Inject;
 use super::local_queue::LocalQueue;
 use super::stall::{StallMonitor, Watchdog};
 use super::OwnedTasks;
 use crate::blocking;
 use crate::context;
 use crate::coop;
-use crate::shim::{lock, Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
+use crate::shim::{Arc, AtomicBool, AtomicU64, Ordering};
 use crate::task::{new_task, Header, JoinHandle, Notified, Schedule, Task, TaskMeta};
 
 /// State shared with other threads and with every task of the runtime.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    inject: Mutex<Inject>,
-    /// Mirrors `inject.queue.len()` so the loop checks it without locking.
-    inject_len: AtomicUsize,
+    inject: Inject,
     owned: OwnedTasks,
     pub(crate) reactor: weft_reactor::Handle,
     next_id: AtomicU64,
     pub(crate) stall: Arc<StallMonitor>,
     /// The blocking pool (`crate::blocking`).
     pub(crate) blocking: blocking::Spawner,
-}
-
-#[derive(Debug, Default)]
-struct Inject {
-    queue: VecDeque<Notified>,
-    closed: bool,
 }
 
 /// The loop thread's half: the local run queue and the reactor driver.
@@ -80,12 +72,11 @@ impl Core {
             config.stall_threshold.unwrap_or(Duration::MAX),
         ));
         let watchdog = match config.stall_threshold {
-            Some(_) => Some(Watchdog::start(stall.clone())?),
+            Some(_) => Some(Watchdog::start(vec![stall.clone()], None)?),
             None => None,
         };
         let shared = Arc::new(Shared {
-            inject: Mutex::new(Inject::default()),
-            inject_len: AtomicUsize::new(0),
+            inject: Inject::default(),
             owned: OwnedTasks::default(),
             reactor: reactor.handle(),
             next_id: AtomicU64::new(1),
@@ -103,12 +94,12 @@ impl Core {
 
     /// Tasks waiting to run on the loop thread (call on that thread).
     pub(crate) fn queue_depth(&self) -> usize {
-        self.local.len() + self.shared.inject_len.load(Ordering::Acquire)
+        self.local.len() + self.shared.inject.len()
     }
 
     /// Drives the loop until `future` completes.
     pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let _entered = match context::enter(self, false) {
+        let _entered = match context::enter(context::Scheduler::CurrentThread(self), false) {
             Ok(entered) => entered,
             Err(e) => panic!("{e}"),
         };
@@ -131,7 +122,8 @@ impl Core {
                 let polled = future.as_mut().poll(&mut cx);
                 if let Some(ran) = self.shared.stall.poll_finished(started) {
                     self.shared
-                        .report_stall("the future passed to block_on", ran);
+                        .stall
+                        .report("the future passed to block_on", ran);
                 }
                 coop::unconstrain();
                 if let Poll::Ready(out) = polled {
@@ -152,7 +144,7 @@ impl Core {
             coop::unconstrain();
             let idle = self.local.is_empty()
                 && !main.woken.load(Ordering::Acquire)
-                && self.shared.inject_len.load(Ordering::Acquire) == 0;
+                && self.shared.inject.is_empty();
             let timeout = if idle { None } else { Some(Duration::ZERO) };
             if let Err(e) = driver.turn(timeout) {
                 panic!("weft: the reactor failed: {e}");
@@ -161,27 +153,17 @@ impl Core {
     }
 
     fn drain_inject(&self) {
-        if self.shared.inject_len.load(Ordering::Acquire) == 0 {
-            return;
-        }
-        let mut inject = lock(&self.shared.inject);
-        self.shared.inject_len.store(0, Ordering::Release);
-        self.local.extend(inject.queue.drain(..));
+        self.local
+            .extend(self.shared.inject.pop_batch(usize::MAX).into_iter());
     }
 
     /// Shutdown, in order: cancel every task (dropping its future here, on the loop thread),
     /// drop queued entries, then drop the reactor, which fails pending I/O and fires timers so
     /// nothing waits forever on a loop that is gone.
     pub(crate) fn shutdown(&self) {
-        let _entered = context::enter(self, true);
+        let _entered = context::enter(context::Scheduler::CurrentThread(self), true);
         self.shared.owned.shutdown();
-        let queued = {
-            let mut inject = lock(&self.shared.inject);
-            inject.closed = true;
-            self.shared.inject_len.store(0, Ordering::Release);
-            std::mem::take(&mut inject.queue)
-        };
-        drop(queued);
+        drop(self.shared.inject.close());
         drop(self.local.take_all());
         let driver = self.driver.borrow_mut().take();
         drop(driver);
@@ -216,33 +198,14 @@ impl Shared {
     }
 
     fn push_remote(&self, task: Notified) {
-        let mut inject = lock(&self.inject);
-        if inject.closed {
-            drop(inject);
-            drop(task);
-            return;
+        if self.inject.push([task]) {
+            self.reactor.wake();
         }
-        inject.queue.push_back(task);
-        self.inject_len.store(inject.queue.len(), Ordering::Release);
-        drop(inject);
-        self.reactor.wake();
     }
 
     /// Tasks alive on this runtime.
     pub(crate) fn alive_tasks(&self) -> usize {
         self.owned.len()
-    }
-
-    /// Prints the stall detector's one warning for a poll that ran `ran`.
-    #[cold]
-    fn report_stall(&self, what: &str, ran: Duration) {
-        eprintln!(
-            "weft: stall: {what} ran one poll for {} ms (threshold {} ms), stalling every other \
-             task and all I/O on its loop thread; move CPU-heavy or blocking work to \
-             spawn_blocking",
-            ran.as_millis(),
-            self.stall.threshold().as_millis()
-        );
     }
 
     fn is_current(self: &Arc<Self>, core: Option<&Core>) -> bool {
@@ -274,7 +237,7 @@ impl Schedule for Arc<Shared> {
     fn poll_finished(&self, task: &Header, started: u64) {
         if let Some(ran) = self.stall.poll_finished(started) {
             let what = format!("task {} {}", task.id(), task.meta());
-            self.report_stall(what.trim_end(), ran);
+            self.stall.report(what.trim_end(), ran);
         }
     }
 }

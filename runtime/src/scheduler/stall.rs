@@ -25,6 +25,9 @@ use crate::shim::{lock, Arc, AtomicU64, Mutex, Ordering};
 /// The default threshold: a poll longer than this is reported.
 pub(crate) const DEFAULT_THRESHOLD: Duration = Duration::from_millis(100);
 
+/// The watchdog's tick when it has extra work ([`OnTick`]).
+pub(crate) const TICK_WITH_HELP: Duration = Duration::from_millis(10);
+
 /// Shared between the loop thread and the watchdog.
 #[derive(Debug)]
 pub(crate) struct StallMonitor {
@@ -35,8 +38,6 @@ pub(crate) struct StallMonitor {
     base: Instant,
     threshold: Duration,
     stats: Mutex<StallStats>,
-    stop: StdMutex<bool>,
-    wake: Condvar,
 }
 
 /// What the detector has seen so far.
@@ -49,7 +50,7 @@ pub(crate) struct StallStats {
 /// The watchdog thread; stopped and joined on drop.
 #[derive(Debug)]
 pub(crate) struct Watchdog {
-    monitor: Arc<StallMonitor>,
+    stop: Arc<Stop>,
     thread: Option<ThreadHandle<()>>,
 }
 
@@ -62,8 +63,6 @@ impl StallMonitor {
             base: Instant::now(),
             threshold,
             stats: Mutex::new(StallStats::default()),
-            stop: StdMutex::new(false),
-            wake: Condvar::new(),
         }
     }
 
@@ -96,6 +95,11 @@ impl StallMonitor {
     }
 
     /// Polls started and finished so far.
+    /// The poll sequence number: odd while a poll runs, bumped at each start and end.
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq.load(Ordering::Acquire)
+    }
+
     pub(crate) fn polls(&self) -> u64 {
         self.seq.load(Ordering::Relaxed) / 2
     }
@@ -104,59 +108,92 @@ impl StallMonitor {
         *lock(&self.stats)
     }
 
-    pub(crate) fn threshold(&self) -> Duration {
-        self.threshold
+    /// Prints the detector's one warning for a poll of `what` that ran `ran`.
+    #[cold]
+    pub(crate) fn report(&self, what: &str, ran: Duration) {
+        eprintln!(
+            "weft: stall: {what} ran one poll for {} ms (threshold {} ms), stalling every other \
+             task and all I/O on its loop thread; move CPU-heavy or blocking work to \
+             spawn_blocking",
+            ran.as_millis(),
+            self.threshold.as_millis()
+        );
     }
 
-    /// The watchdog's loop (step 2 of the module docs).
-    fn watch(&self) {
-        let tick = (self.threshold / 4).max(Duration::from_millis(1));
-        let mut watched = 0u64;
-        let mut since = Instant::now();
-        let mut stop = self.stop.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            let (guard, _) = self
-                .wake
-                .wait_timeout(stop, tick)
-                .unwrap_or_else(|e| e.into_inner());
-            stop = guard;
-            if *stop {
-                return;
-            }
-            let seq = self.seq.load(Ordering::Acquire);
-            if seq & 1 == 0 {
-                continue;
-            }
-            if seq != watched {
-                // A new poll: it started at some point during the last tick.
-                watched = seq;
-                since = Instant::now() - tick / 2;
-            } else if self.flagged.load(Ordering::Relaxed) != seq
-                && since.elapsed() >= self.threshold
-            {
-                let first_seen = since.saturating_duration_since(self.base).as_nanos();
-                self.first_seen.store(
-                    first_seen.min(u128::from(u64::MAX)) as u64,
-                    Ordering::Release,
-                );
-                self.flagged.store(seq, Ordering::Release);
-            }
+    /// One watchdog look at this monitor (step 2); `watched` and `since` persist between looks.
+    fn check(&self, tick: Duration, watched: &mut u64, since: &mut Instant) {
+        let seq = self.seq.load(Ordering::Acquire);
+        if seq & 1 == 0 {
+            return;
+        }
+        if seq != *watched {
+            *watched = seq;
+            *since = Instant::now() - tick / 2;
+        } else if self.flagged.load(Ordering::Relaxed) != seq && since.elapsed() >= self.threshold {
+            let first_seen = since.saturating_duration_since(self.base).as_nanos();
+            self.first_seen.store(
+                first_seen.min(u128::from(u64::MAX)) as u64,
+                Ordering::Release,
+            );
+            self.flagged.store(seq, Ordering::Release);
+        }
+    }
+}
+
+/// The watchdog's stop signal.
+#[derive(Debug, Default)]
+struct Stop {
+    stopped: StdMutex<bool>,
+    wake: Condvar,
+}
+
+/// Extra work for the watchdog on each tick (the multi-thread runtime's stuck-worker help).
+pub(crate) type OnTick = Box<dyn FnMut() + Send>;
+
+/// The watchdog thread's loop over every loop thread's monitor.
+fn watch(monitors: &[Arc<StallMonitor>], stop: &Stop, mut on_tick: Option<OnTick>) {
+    let threshold = monitors.iter().map(|m| m.threshold).min();
+    let mut tick = (threshold.unwrap_or(DEFAULT_THRESHOLD) / 4).max(Duration::from_millis(1));
+    if on_tick.is_some() {
+        tick = tick.min(TICK_WITH_HELP);
+    }
+    let mut looks: Vec<(u64, Instant)> = monitors.iter().map(|_| (0, Instant::now())).collect();
+    let mut stopped = stop.stopped.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let (guard, _) = stop
+            .wake
+            .wait_timeout(stopped, tick)
+            .unwrap_or_else(|e| e.into_inner());
+        stopped = guard;
+        if *stopped {
+            return;
+        }
+        for (monitor, (watched, since)) in monitors.iter().zip(looks.iter_mut()) {
+            monitor.check(tick, watched, since);
+        }
+        if let Some(on_tick) = on_tick.as_mut() {
+            on_tick();
         }
     }
 }
 
 impl Watchdog {
-    /// Starts the watchdog thread for `monitor`.
+    /// Starts one watchdog thread for the monitors of every loop thread; `on_tick` also runs
+    /// on each tick, which is then at most [`TICK_WITH_HELP`].
     ///
     /// # Errors
     /// The thread could not be spawned.
-    pub(crate) fn start(monitor: Arc<StallMonitor>) -> std::io::Result<Watchdog> {
-        let watched = monitor.clone();
+    pub(crate) fn start(
+        monitors: Vec<Arc<StallMonitor>>,
+        on_tick: Option<OnTick>,
+    ) -> std::io::Result<Watchdog> {
+        let stop = Arc::new(Stop::default());
+        let stop_seen = stop.clone();
         let thread = std::thread::Builder::new()
-            .name("weft-stall-watchdog".into())
-            .spawn(move || watched.watch())?;
+            .name("weft-watchdog".into())
+            .spawn(move || watch(&monitors, &stop_seen, on_tick))?;
         Ok(Watchdog {
-            monitor,
+            stop,
             thread: Some(thread),
         })
     }
@@ -164,8 +201,8 @@ impl Watchdog {
 
 impl Drop for Watchdog {
     fn drop(&mut self) {
-        *self.monitor.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.monitor.wake.notify_all();
+        *self.stop.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.stop.wake.notify_all();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -179,7 +216,7 @@ mod tests {
     #[test]
     fn a_long_poll_is_flagged_once_and_short_ones_never() {
         let monitor = Arc::new(StallMonitor::new(Duration::from_millis(20)));
-        let _watchdog = Watchdog::start(monitor.clone()).unwrap();
+        let _watchdog = Watchdog::start(vec![monitor.clone()], None).unwrap();
         for _ in 0..100 {
             let seq = monitor.poll_started();
             assert_eq!(monitor.poll_finished(seq), None);

@@ -72,12 +72,18 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         });
         return output.expect("a coroutine wait returns only once its poll is ready");
     }
-    if context::with_core(|core| core.is_some()) {
+    if context::on_loop_thread() {
         panic!(
             "weft: block_on called on an event-loop thread outside a coroutine: it would stall \
              the loop; .await the future instead (or run this code in a coroutine)"
         );
     }
+    park_thread_until(future)
+}
+
+/// Polls `future` on this thread, parking the thread between polls.
+pub(crate) fn park_thread_until<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
     let parker = Arc::new(ThreadWaker {
         thread: thread::current(),
         woken: AtomicBool::new(false),

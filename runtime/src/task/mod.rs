@@ -8,6 +8,7 @@
 mod block_on;
 mod builder;
 mod join;
+mod pinned;
 mod raw;
 mod state;
 mod yield_now;
@@ -16,9 +17,11 @@ use std::future::Future;
 use std::panic::Location;
 use std::ptr::NonNull;
 
+pub(crate) use block_on::park_thread_until;
 pub use block_on::{block_on, set_coroutine_wait, CoroutineWait};
 pub use builder::Builder;
 pub use join::{JoinError, JoinHandle};
+pub(crate) use pinned::Pinned;
 pub use yield_now::yield_now;
 
 use raw::Cell;
@@ -145,6 +148,22 @@ impl Drop for Task {
 }
 
 impl Notified {
+    /// Gives up the queue reference as a pointer (for lock-free queues).
+    pub(crate) fn into_raw(self) -> *mut () {
+        let ptr = (self.0).0;
+        std::mem::forget(self);
+        ptr.as_ptr().cast()
+    }
+
+    /// Takes back a reference given up by [`into_raw`](Notified::into_raw).
+    ///
+    /// # Safety
+    /// `ptr` came from `into_raw`, and is taken back exactly once.
+    pub(crate) unsafe fn from_raw(ptr: *mut ()) -> Notified {
+        // SAFETY: `into_raw` produced a non-null header pointer (contract above).
+        Notified(Task(unsafe { NonNull::new_unchecked(ptr.cast()) }))
+    }
+
     /// Polls the task once (or drops its future if aborted).
     pub(crate) fn run(self) {
         let ptr = (self.0).0;

@@ -1,0 +1,537 @@
+//! The multi-thread scheduler: one event loop per worker thread, with work stealing.
+//!
+//! # The design, and why
+//!
+//! Two designs are known. tokio shares **one reactor** among its workers: whichever worker runs
+//! out of work parks on it and dispatches every socket's events, so most wake-ups cross threads
+//! and the reactor's lock is shared. nginx, Netty and monoio give **each worker its own
+//! reactor**: a socket registers with the worker that created it, its events are dispatched by
+//! that worker's own `epoll_wait`, and its task is woken into that worker's queue, with no
+//! cross-thread traffic on the hot path. With one `SO_REUSEPORT` listener per worker (see
+//! `examples/support/listen.rs`), a connection lives its whole life on one core.
+//!
+//! weft takes the second design and adds what the pure form lacks:
+//!
+//! - **Work stealing.** `Send` tasks sit in a per-worker ring ([`queue`]); a worker that runs out
+//!   steals half of a sibling's ring, or takes from the inject queue where other threads'
+//!   spawns land. A stolen task whose socket belongs to another worker's reactor still gets its
+//!   events: that reactor's dispatch wakes it into the dispatching worker's queue.
+//! - **No stuck reactor (tokio #4730).** Each worker's reactor driver sits behind a lock that it
+//!   takes only while turning it. The runtime's watchdog thread (the stall detector's) looks at
+//!   every worker each [`TICK_WITH_HELP`](super::stall::TICK_WITH_HELP); a worker that is inside
+//!   the same poll as at the last look and has not turned its reactor since is stuck, so the
+//!   watchdog turns that reactor for it: tasks whose I/O became ready or whose timers expired
+//!   go to the inject queue and a parked worker runs them. Its queued `Send` tasks are stolen
+//!   the usual way; only its pinned tasks wait for it.
+//! - **Pinned tasks.** `spawn_local` and `spawn_pinned` tasks (and coroutines, whose stacks
+//!   cannot move) belong to one worker: they live in its private queue, are never stolen, and
+//!   a wake from another thread goes to that worker's inbox and wakes its reactor if it sleeps.
+//!
+//! Measured on the 2-core development machine (`benches/mt.sh`), see README: the per-worker
+//! design with reuseport listeners beats tokio's multi-thread runtime on both throughput and
+//! p99 latency.
+//!
+//! # Shutdown (dropping the runtime)
+//!
+//! 1. `closing` is set and every worker's reactor is woken.
+//! 2. Each worker finishes the poll it is in, cancels its pinned tasks (dropping their futures
+//!    on their own thread), drops its queues, and exits.
+//! 3. The dropping thread waits for the workers (forever by default, printing who it waits for
+//!    each second; at most `shutdown_timeout` when asked), then cancels the `Send` tasks, drops
+//!    the reactors (failing pending I/O with an error and firing timers), and stops the
+//!    blocking pool.
+
+mod idle;
+mod queue;
+mod worker;
+
+use std::future::Future;
+use std::io;
+use std::thread::JoinHandle as ThreadHandle;
+use std::time::{Duration, Instant};
+
+use weft_reactor::{Backend, Reactor};
+
+use self::idle::Idle;
+use self::queue::{Pointer, RunQueue};
+pub(crate) use self::worker::Worker;
+use super::inject::Inject;
+use super::stall::{StallMonitor, Watchdog};
+use super::OwnedTasks;
+use crate::blocking;
+use crate::context;
+use crate::shim::{fence, lock, Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering};
+use crate::task::{new_task, Header, JoinHandle, Notified, Pinned, Schedule, Task, TaskMeta};
+
+/// How a multi-thread runtime is set up.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Config {
+    pub(crate) workers: usize,
+    pub(crate) backend: Backend,
+    pub(crate) event_interval: usize,
+    pub(crate) stall_threshold: Option<Duration>,
+    pub(crate) blocking: blocking::Config,
+}
+
+/// State shared by the workers, the runtime's handles and every task.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    workers: Box<[Remote]>,
+    inject: Inject,
+    idle: Idle,
+    owned: OwnedTasks,
+    next_id: AtomicU64,
+    /// Round-robin placement of pinned tasks spawned from outside the workers.
+    next_placement: AtomicUsize,
+    closing: AtomicBool,
+    event_interval: usize,
+    exited: Mutex<usize>,
+    exited_cv: Condvar,
+    pub(crate) blocking: blocking::Spawner,
+}
+
+/// The part of a worker that other threads reach.
+#[derive(Debug)]
+struct Remote {
+    run_queue: RunQueue<Notified>,
+    /// Pinned tasks woken or spawned from other threads.
+    inbox: Inject,
+    /// This worker's pinned tasks, cancelled by the worker itself at shutdown.
+    owned_pinned: OwnedTasks,
+    reactor: weft_reactor::Handle,
+    /// The driver, locked only while someone turns it (the worker, or a sibling helping it).
+    driver: Mutex<Option<Reactor>>,
+    /// Set while the worker blocks in its reactor (or is about to).
+    parked: AtomicBool,
+    /// Reactor turns so far: a sibling that sees it unchanged for `STUCK_CHECK` helps.
+    turns: AtomicU64,
+    stall: Arc<StallMonitor>,
+}
+
+/// The threads and the shared state: owned by the `Runtime`.
+#[derive(Debug)]
+pub(crate) struct MultiThread {
+    pub(crate) shared: Arc<Shared>,
+    threads: Vec<ThreadHandle<()>>,
+    watchdog: Option<Watchdog>,
+}
+
+impl Pointer for Notified {
+    fn into_ptr(self) -> *mut () {
+        self.into_raw()
+    }
+
+    unsafe fn from_ptr(ptr: *mut ()) -> Notified {
+        // SAFETY: `ptr` came from `into_raw` and is taken back once (contract of `from_ptr`).
+        unsafe { Notified::from_raw(ptr) }
+    }
+}
+
+impl MultiThread {
+    /// Starts `config.workers` worker threads, each with its own reactor.
+    pub(crate) fn new(config: Config) -> io::Result<MultiThread> {
+        let workers = config.workers.max(1);
+        let mut remotes = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let reactor = Reactor::new(config.backend)?;
+            remotes.push(Remote {
+                run_queue: RunQueue::new(),
+                inbox: Inject::default(),
+                owned_pinned: OwnedTasks::default(),
+                reactor: reactor.handle(),
+                driver: Mutex::new(Some(reactor)),
+                parked: AtomicBool::new(false),
+                turns: AtomicU64::new(0),
+                stall: Arc::new(StallMonitor::new(
+                    config.stall_threshold.unwrap_or(Duration::MAX),
+                )),
+            });
+        }
+        let shared = Arc::new(Shared {
+            workers: remotes.into_boxed_slice(),
+            inject: Inject::default(),
+            idle: Idle::new(workers),
+            owned: OwnedTasks::default(),
+            next_id: AtomicU64::new(1),
+            next_placement: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
+            event_interval: config.event_interval.max(1),
+            exited: Mutex::new(0),
+            exited_cv: Condvar::new(),
+            blocking: blocking::Spawner::new(config.blocking),
+        });
+        // always started: besides the stall reports (when on) it helps stuck workers
+        let helped = shared.clone();
+        let mut looks = vec![(0, 0); workers];
+        let watchdog = Watchdog::start(
+            shared.workers.iter().map(|r| r.stall.clone()).collect(),
+            Some(Box::new(move || helped.help_stuck_workers(&mut looks))),
+        )?;
+        let mut runtime = MultiThread {
+            shared: shared.clone(),
+            threads: Vec::with_capacity(workers),
+            watchdog: Some(watchdog),
+        };
+        for index in 0..workers {
+            let shared = shared.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("weft-worker-{index}"))
+                .spawn(move || worker::run(shared, index))
+                .map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("spawning weft worker thread {index}: {e}"),
+                    )
+                })?;
+            runtime.threads.push(thread);
+        }
+        Ok(runtime)
+    }
+
+    /// Runs `future` on the calling thread (which runs no other task) while the workers run
+    /// everything spawned.
+    pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _entered = match context::enter(context::Scheduler::BlockOn(&self.shared), false) {
+            Ok(entered) => entered,
+            Err(e) => panic!("{e}"),
+        };
+        crate::task::park_thread_until(future)
+    }
+
+    /// Stops the workers and frees everything (see the module docs). With `timeout`, gives up
+    /// waiting for workers stuck in a poll after that long and returns `false`.
+    pub(crate) fn shutdown(&mut self, timeout: Option<Duration>) -> bool {
+        let shared = &self.shared;
+        shared.closing.store(true, Ordering::SeqCst);
+        for remote in shared.workers.iter() {
+            remote.reactor.wake();
+        }
+        let all_exited = shared.wait_for_workers(timeout);
+        if all_exited {
+            for thread in self.threads.drain(..) {
+                let _ = thread.join();
+            }
+        }
+        // Send tasks: their futures are dropped here; queued entries go with the queues.
+        shared.owned.shutdown();
+        drop(shared.inject.close());
+        if all_exited {
+            for remote in shared.workers.iter() {
+                drop(remote.run_queue.drain());
+                let driver = lock(&remote.driver).take();
+                drop(driver);
+            }
+        }
+        drop(self.watchdog.take());
+        all_exited
+    }
+}
+
+impl Shared {
+    /// The reactor that I/O created on a `block_on` thread registers with.
+    pub(crate) fn block_on_reactor(&self) -> &weft_reactor::Handle {
+        &self.workers[0].reactor
+    }
+
+    /// Worker count.
+    pub(crate) fn workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Spawns a `Send` task: onto this worker's queue when called on a worker, else the inject
+    /// queue.
+    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F, meta: TaskMeta) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (task, notified, handle) = new_task(future, self.clone(), self.next_id(), meta);
+        if let Some(notified) = self.owned.bind(task, notified) {
+            self.schedule(notified);
+        }
+        handle
+    }
+
+    /// Spawns a task that runs only on worker `owner`. The future must be created on that
+    /// worker's thread unless it is `Send` (callers guarantee it: `spawn_local` is called on
+    /// the owner, `spawn_pinned` builds the future there).
+    pub(crate) fn spawn_on_worker<F>(
+        self: &Arc<Self>,
+        owner: usize,
+        future: F,
+        meta: TaskMeta,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let scheduler = PinnedTo {
+            shared: self.clone(),
+            owner,
+        };
+        let (task, notified, handle) = new_task(future, scheduler.clone(), self.next_id(), meta);
+        if let Some(notified) = self.workers[owner].owned_pinned.bind(task, notified) {
+            scheduler.schedule(notified);
+        }
+        handle
+    }
+
+    /// Where a new pinned task goes. From a worker of this runtime (`near`): that worker, so a
+    /// connection accepted there stays there, unless the next worker in round-robin order has
+    /// clearly fewer pinned tasks (a single acceptor still spreads its connections). From
+    /// elsewhere: the less loaded of two workers picked round-robin.
+    pub(crate) fn place_pinned(&self, near: Option<usize>) -> usize {
+        let n = self.workers.len();
+        let next = self.next_placement.fetch_add(1, Ordering::Relaxed) % n;
+        let load = |w: usize| self.workers[w].owned_pinned.len();
+        match near {
+            Some(local) => {
+                let other = if next == local { (next + 1) % n } else { next };
+                let (mine, theirs) = (load(local), load(other));
+                if theirs + theirs / 4 + 2 < mine {
+                    other
+                } else {
+                    local
+                }
+            }
+            None => {
+                let other = (next + 1) % n;
+                if load(other) < load(next) {
+                    other
+                } else {
+                    next
+                }
+            }
+        }
+    }
+
+    /// Spawns a pinned task whose future `make` builds on the worker it is placed on.
+    pub(crate) fn spawn_pinned<M, F>(
+        self: &Arc<Self>,
+        worker: Option<usize>,
+        make: M,
+        meta: TaskMeta,
+    ) -> JoinHandle<F::Output>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        let owner = worker.unwrap_or_else(|| {
+            let near = context::with_worker(|w| match w {
+                Some(w) if w.belongs_to(self) => Some(w.index()),
+                _ => None,
+            });
+            self.place_pinned(near)
+        });
+        self.spawn_on_worker(owner, Pinned::Make(Some(make)), meta)
+    }
+
+    /// Runs `f` on the blocking pool.
+    pub(crate) fn spawn_blocking<F, R>(&self, f: F, meta: TaskMeta) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.blocking.spawn(f, self.next_id(), meta)
+    }
+
+    /// Tasks alive on this runtime.
+    pub(crate) fn alive_tasks(&self) -> usize {
+        self.owned.len()
+            + self
+                .workers
+                .iter()
+                .map(|w| w.owned_pinned.len())
+                .sum::<usize>()
+    }
+
+    /// Ready tasks waiting for a worker (a snapshot).
+    pub(crate) fn queue_depth(&self) -> usize {
+        self.inject.len()
+            + self
+                .workers
+                .iter()
+                .map(|w| w.run_queue.len() + w.inbox.len())
+                .sum::<usize>()
+    }
+
+    /// Polls so far, over all workers.
+    pub(crate) fn polls(&self) -> u64 {
+        self.workers.iter().map(|w| w.stall.polls()).sum()
+    }
+
+    /// Stalls so far (count, longest), over all workers.
+    pub(crate) fn stalls(&self) -> (u64, Duration) {
+        self.workers
+            .iter()
+            .fold((0, Duration::ZERO), |(n, longest), w| {
+                let stats = w.stall.stats();
+                (n + stats.stalls, longest.max(stats.longest))
+            })
+    }
+
+    /// Wakes a parked worker to steal new work, if the sleep protocol says one should wake.
+    fn notify_parked(&self) {
+        if let Some(worker) = self.idle.worker_to_notify() {
+            self.workers[worker].reactor.wake();
+        }
+    }
+
+    fn push_inject(&self, task: Notified) {
+        if self.inject.push([task]) {
+            self.notify_parked();
+        }
+    }
+
+    /// The watchdog's help (module docs): a worker that has been inside the same poll since
+    /// the last tick, without turning its reactor, gets its reactor turned here. Tasks that
+    /// become ready go to the inject queue, and a parked worker is woken for them. `looks` holds
+    /// each worker's (poll sequence, turns) at the previous tick.
+    fn help_stuck_workers(&self, looks: &mut [(u64, u64)]) {
+        if self.closing.load(Ordering::Acquire) {
+            return;
+        }
+        for (remote, look) in self.workers.iter().zip(looks.iter_mut()) {
+            let now = (remote.stall.seq(), remote.turns.load(Ordering::Relaxed));
+            let stuck = now.0 & 1 == 1 && now == *look;
+            *look = now;
+            if !stuck {
+                continue;
+            }
+            if let Ok(mut driver) = remote.driver.try_lock() {
+                if let Some(reactor) = driver.as_mut() {
+                    // an error here is the worker's to report when it turns its reactor again
+                    let _ = reactor.turn(Some(Duration::ZERO));
+                    remote.turns.store(now.1.wrapping_add(1), Ordering::Relaxed);
+                    look.1 = now.1.wrapping_add(1);
+                }
+            }
+        }
+    }
+
+    /// A worker finished its shutdown.
+    fn worker_exited(&self) {
+        *lock(&self.exited) += 1;
+        self.exited_cv.notify_all();
+    }
+
+    /// Waits until every worker exited, or `timeout` passed (`false`). Without a timeout, names
+    /// the wait on stderr each second so a stuck task is never a silent hang.
+    fn wait_for_workers(&self, timeout: Option<Duration>) -> bool {
+        let start = Instant::now();
+        let mut exited = lock(&self.exited);
+        let mut next_report = Duration::from_secs(1);
+        while *exited < self.workers.len() {
+            let waited = start.elapsed();
+            if timeout.is_some_and(|t| waited >= t) {
+                eprintln!(
+                    "weft: shutdown: {} of {} workers are still inside a task's poll after {} \
+                     ms; leaving them behind",
+                    self.workers.len() - *exited,
+                    self.workers.len(),
+                    waited.as_millis()
+                );
+                return false;
+            }
+            if timeout.is_none() && waited >= next_report {
+                eprintln!(
+                    "weft: shutdown: waiting {} s for {} worker(s) still inside a task's poll \
+                     (a poll that never returns blocks the drop; use shutdown_timeout)",
+                    waited.as_secs(),
+                    self.workers.len() - *exited
+                );
+                next_report += Duration::from_secs(1);
+            }
+            let step = timeout.map_or(next_report, |t| t.min(next_report));
+            let (guard, _) = self
+                .exited_cv
+                .wait_timeout(exited, step.saturating_sub(waited))
+                .unwrap_or_else(|e| e.into_inner());
+            exited = guard;
+        }
+        true
+    }
+}
+
+impl Schedule for Arc<Shared> {
+    #[inline]
+    fn schedule(&self, task: Notified) {
+        context::with_worker(|worker| match worker {
+            Some(worker) if worker.belongs_to(self) => worker.push_local(task),
+            _ => self.push_inject(task),
+        })
+    }
+
+    fn release(&self, task: &Task) -> Option<Task> {
+        self.owned.remove(task)
+    }
+
+    #[inline]
+    fn poll_started(&self, _task: &Header) -> u64 {
+        context::with_worker(|worker| match worker {
+            Some(worker) => worker.remote().stall.poll_started(),
+            None => 0,
+        })
+    }
+
+    #[inline]
+    fn poll_finished(&self, task: &Header, started: u64) {
+        context::with_worker(|worker| {
+            if let Some(worker) = worker {
+                worker.poll_finished(task, started);
+            }
+        })
+    }
+}
+
+/// The scheduler of a task pinned to one worker.
+#[derive(Debug, Clone)]
+pub(crate) struct PinnedTo {
+    shared: Arc<Shared>,
+    owner: usize,
+}
+
+impl Schedule for PinnedTo {
+    #[inline]
+    fn schedule(&self, task: Notified) {
+        context::with_worker(|worker| match worker {
+            Some(worker) if worker.belongs_to(&self.shared) && worker.index() == self.owner => {
+                worker.push_pinned(task)
+            }
+            _ => {
+                let owner = &self.shared.workers[self.owner];
+                if owner.inbox.push([task]) {
+                    // pairs with the fence in `Worker::park`: either it sees the task, or we see
+                    // it parked
+                    fence(Ordering::SeqCst);
+                    if owner.parked.load(Ordering::SeqCst) {
+                        owner.reactor.wake();
+                    }
+                }
+            }
+        })
+    }
+
+    fn release(&self, task: &Task) -> Option<Task> {
+        self.shared.workers[self.owner].owned_pinned.remove(task)
+    }
+
+    #[inline]
+    fn poll_started(&self, _task: &Header) -> u64 {
+        self.shared.workers[self.owner].stall.poll_started()
+    }
+
+    #[inline]
+    fn poll_finished(&self, task: &Header, started: u64) {
+        let monitor = &self.shared.workers[self.owner].stall;
+        if let Some(ran) = monitor.poll_finished(started) {
+            let what = format!("task {} {}", task.id(), task.meta());
+            monitor.report(what.trim_end(), ran);
+        }
+    }
+}

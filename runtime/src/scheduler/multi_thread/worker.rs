@@ -1,0 +1,304 @@
+//! One worker thread: its loop, where it finds work, how it sleeps, and how it exits.
+//!
+//! # The loop
+//!
+//! 1. Run up to `event_interval` tasks, each with a fresh cooperative budget. A task comes from
+//!    (every 61st pick) the inject queue first, then alternately the private pinned queue and
+//!    the stealable ring, then the inject queue. The pinned inbox (wakes of pinned tasks from
+//!    other threads) is moved into the pinned queue whenever that queue runs dry and every
+//!    31st pick.
+//! 2. If it ran anything, turn its reactor without blocking (I/O keeps being polled while tasks
+//!    keep waking each other) and go to 1.
+//! 3. Otherwise search: steal half of a sibling's ring (random start), or take a batch from the
+//!    inject queue (see `idle.rs` for who may search).
+//! 4. Nothing anywhere: park (step 3 of `idle.rs`): check the inbox, the inject queue and, as
+//!    the last searcher, the siblings' rings once more; then block in its own reactor until an
+//!    event, a timer, or a wake-up. (A worker stuck in one long poll is helped by the runtime's
+//!    watchdog thread, see `mod.rs`.)
+
+use std::cell::Cell;
+use std::time::Duration;
+
+use weft_reactor::Handle as ReactorHandle;
+
+use super::queue::CAPACITY;
+use super::{Remote, Shared};
+use crate::context::{self, Scheduler};
+use crate::coop;
+use crate::scheduler::local_queue::LocalQueue;
+use crate::shim::{fence, lock, Arc, Ordering};
+use crate::task::{Header, JoinHandle, Notified, TaskMeta};
+
+/// Picks between which the inject queue goes first (fairness for other threads' spawns).
+const INJECT_INTERVAL: u32 = 61;
+/// Picks between two looks at the pinned inbox while the pinned queue has work.
+const INBOX_INTERVAL: u32 = 31;
+
+/// The worker thread's own state, reachable through `context` while it runs.
+#[derive(Debug)]
+pub(crate) struct Worker {
+    shared: Arc<Shared>,
+    index: usize,
+    /// Pinned tasks ready to run: never stolen.
+    pinned: LocalQueue,
+    tick: Cell<u32>,
+    rng: Cell<u32>,
+    searching: Cell<bool>,
+}
+
+/// The worker thread's body.
+pub(super) fn run(shared: Arc<Shared>, index: usize) {
+    let worker = Worker {
+        shared: shared.clone(),
+        index,
+        pinned: LocalQueue::with_capacity(256),
+        tick: Cell::new(0),
+        rng: Cell::new(0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1),
+        searching: Cell::new(false),
+    };
+    {
+        let _entered = context::enter(Scheduler::Worker(&worker), false)
+            .expect("a new worker thread is in no runtime");
+        worker.run_loop();
+        worker.shutdown();
+    }
+    drop(worker);
+    shared.worker_exited();
+}
+
+impl Worker {
+    /// `true` when this worker belongs to the runtime of `shared`.
+    #[inline]
+    pub(crate) fn belongs_to(&self, shared: &Arc<Shared>) -> bool {
+        Arc::ptr_eq(&self.shared, shared)
+    }
+
+    #[inline]
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    #[inline]
+    pub(super) fn remote(&self) -> &Remote {
+        &self.shared.workers[self.index]
+    }
+
+    /// The runtime this worker belongs to.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// This worker's reactor: I/O created here registers with it.
+    pub(crate) fn reactor(&self) -> &ReactorHandle {
+        &self.remote().reactor
+    }
+
+    /// Spawns a task that stays on this worker (`spawn_local`).
+    pub(crate) fn spawn_local<F>(&self, future: F, meta: TaskMeta) -> JoinHandle<F::Output>
+    where
+        F: std::future::Future + 'static,
+        F::Output: 'static,
+    {
+        self.shared.spawn_on_worker(self.index, future, meta)
+    }
+
+    /// Queues a stealable task woken or spawned on this thread; wakes a sleeping sibling when
+    /// there is more here than this worker runs next.
+    #[inline]
+    pub(super) fn push_local(&self, task: Notified) {
+        let remote = self.remote();
+        remote.run_queue.push_or_overflow(task, |batch| {
+            self.shared.inject.push(batch);
+        });
+        if remote.run_queue.len() > 1 {
+            self.shared.notify_parked();
+        }
+    }
+
+    /// Queues a pinned task of this worker.
+    #[inline]
+    pub(super) fn push_pinned(&self, task: Notified) {
+        self.pinned.push(task);
+    }
+
+    /// The stall detector's end-of-poll check for a task polled here.
+    pub(super) fn poll_finished(&self, task: &Header, started: u64) {
+        let monitor = &self.remote().stall;
+        if let Some(ran) = monitor.poll_finished(started) {
+            let what = format!(
+                "task {} {} on worker {}",
+                task.id(),
+                task.meta(),
+                self.index
+            );
+            monitor.report(what.trim_end(), ran);
+        }
+    }
+
+    fn run_loop(&self) {
+        let shared = &*self.shared;
+        let _unconstrain = coop::UnconstrainOnDrop;
+        while !shared.closing.load(Ordering::Acquire) {
+            let mut ran = 0;
+            while ran < shared.event_interval {
+                let Some(task) = self.next_task() else { break };
+                self.run_task(task);
+                ran += 1;
+            }
+            coop::unconstrain();
+            if ran > 0 {
+                self.turn(Some(Duration::ZERO));
+                continue;
+            }
+            match self.search() {
+                Some(task) => self.run_task(task),
+                None => self.park(),
+            }
+        }
+    }
+
+    #[inline]
+    fn run_task(&self, task: Notified) {
+        if self.searching.get() {
+            self.stop_searching();
+        }
+        coop::reset();
+        task.run();
+    }
+
+    /// Step 1 of the loop: the next task of this worker's own queues.
+    fn next_task(&self) -> Option<Notified> {
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        let remote = self.remote();
+        if tick % INJECT_INTERVAL == 0 {
+            if let Some(task) = self.take_from_inject() {
+                return Some(task);
+            }
+        }
+        if (tick % INBOX_INTERVAL == 0 || self.pinned.is_empty()) && !remote.inbox.is_empty() {
+            self.pinned
+                .extend(remote.inbox.pop_batch(usize::MAX).into_iter());
+        }
+        let task = if tick & 1 == 0 {
+            self.pinned.pop().or_else(|| remote.run_queue.pop())
+        } else {
+            remote.run_queue.pop().or_else(|| self.pinned.pop())
+        };
+        task.or_else(|| self.take_from_inject())
+    }
+
+    /// Takes a fair share of the inject queue: one to run now, the rest into the ring.
+    fn take_from_inject(&self) -> Option<Notified> {
+        let shared = &*self.shared;
+        if shared.inject.is_empty() {
+            return None;
+        }
+        let share = (shared.inject.len() / shared.workers() + 1).min(CAPACITY / 2);
+        let mut batch = shared.inject.pop_batch(share).into_iter();
+        let first = batch.next()?;
+        let run_queue = &self.remote().run_queue;
+        for task in batch {
+            run_queue.push_or_overflow(task, |spill| {
+                shared.inject.push(spill);
+            });
+        }
+        Some(first)
+    }
+
+    /// Step 3: steal from a sibling or the inject queue.
+    fn search(&self) -> Option<Notified> {
+        let shared = &*self.shared;
+        if !self.searching.get() {
+            if !shared.idle.try_start_searching() {
+                return None;
+            }
+            self.searching.set(true);
+        }
+        let n = shared.workers();
+        let start = self.next_random() as usize % n;
+        let own = &self.remote().run_queue;
+        for i in 0..n {
+            let victim = (start + i) % n;
+            if victim == self.index {
+                continue;
+            }
+            if let Some(task) = shared.workers[victim].run_queue.steal_into(own) {
+                return Some(task);
+            }
+        }
+        self.take_from_inject()
+    }
+
+    fn stop_searching(&self) {
+        self.searching.set(false);
+        if self.shared.idle.stop_searching() {
+            // the last searcher found work: another should look for more
+            self.shared.notify_parked();
+        }
+    }
+
+    /// Step 4: sleep in this worker's reactor until there is something to do.
+    fn park(&self) {
+        let shared = &*self.shared;
+        let remote = self.remote();
+        let was_searching = self.searching.replace(false);
+        let last_searcher = shared.idle.park(self.index, was_searching);
+        remote.parked.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if shared.closing.load(Ordering::SeqCst) || self.work_visible(last_searcher) {
+            remote.parked.store(false, Ordering::Relaxed);
+            self.searching.set(shared.idle.unpark(self.index));
+            return;
+        }
+        self.turn(None);
+        remote.parked.store(false, Ordering::Relaxed);
+        self.searching.set(shared.idle.unpark(self.index));
+    }
+
+    /// The last check before blocking.
+    fn work_visible(&self, last_searcher: bool) -> bool {
+        let shared = &*self.shared;
+        !self.remote().inbox.is_empty()
+            || !self.pinned.is_empty()
+            || !shared.inject.is_empty()
+            || (last_searcher && shared.workers.iter().any(|w| !w.run_queue.is_empty()))
+    }
+
+    /// Turns this worker's reactor.
+    fn turn(&self, timeout: Option<Duration>) {
+        let remote = self.remote();
+        let mut driver = lock(&remote.driver);
+        let Some(reactor) = driver.as_mut() else {
+            return;
+        };
+        if let Err(e) = reactor.turn(timeout) {
+            panic!("weft: worker {}'s reactor failed: {e}", self.index);
+        }
+        let turns = remote.turns.load(Ordering::Relaxed);
+        remote.turns.store(turns.wrapping_add(1), Ordering::Relaxed);
+    }
+
+    fn next_random(&self) -> u32 {
+        // xorshift32
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng.set(x);
+        x
+    }
+
+    /// Cancels this worker's pinned tasks (their futures are dropped here, on their thread) and
+    /// drops its queues.
+    fn shutdown(&self) {
+        let remote = self.remote();
+        if self.searching.replace(false) {
+            self.shared.idle.stop_searching();
+        }
+        remote.owned_pinned.shutdown();
+        drop(remote.inbox.close());
+        drop(self.pinned.take_all());
+        drop(remote.run_queue.drain());
+    }
+}
