@@ -2,38 +2,20 @@
 //!
 //! ```text
 //! cargo run --release --example echo -- --addr 127.0.0.1:7000
+//! cargo run --release --example echo -- --threads 4   # a multi-thread runtime
 //! ```
 //! Try it with `nc 127.0.0.1 7000`.
 
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/listen.rs"]
+mod listen;
 
-use weft::net::{TcpListener, TcpStream};
+use weft::net::TcpStream;
 
 fn main() -> std::io::Result<()> {
     let args = cli::parse("127.0.0.1:7000");
-    if args.threads != 1 {
-        eprintln!(
-            "--threads {}: only the current-thread runtime (1) exists so far",
-            args.threads
-        );
-        std::process::exit(2);
-    }
-    weft::Runtime::new()?.block_on(async {
-        let listener = TcpListener::bind(args.addr)?;
-        println!("echo listening on {}", listener.local_addr()?);
-        loop {
-            let (stream, _) = listener.accept().await?;
-            stream.set_nodelay(true)?;
-            weft::spawn(async move {
-                if let Err(e) = echo(stream).await {
-                    if !cli::is_peer_gone(&e) {
-                        eprintln!("echo: connection error: {e}");
-                    }
-                }
-            });
-        }
-    })
+    listen::run(args, "echo", "", echo)
 }
 
 /// Copies what arrives back to the sender until it closes.

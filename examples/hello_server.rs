@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example hello_server -- --addr 127.0.0.1:8080
+//! cargo run --release --example hello_server -- --threads 4   # a multi-thread runtime
 //! curl -i http://127.0.0.1:8080/
 //! ```
 
@@ -10,36 +11,14 @@
 mod cli;
 #[path = "support/http.rs"]
 mod http;
+#[path = "support/listen.rs"]
+mod listen;
 
-use weft::net::{TcpListener, TcpStream};
+use weft::net::TcpStream;
 
 fn main() -> std::io::Result<()> {
     let args = cli::parse("127.0.0.1:8080");
-    if args.threads != 1 {
-        eprintln!(
-            "--threads {}: only the current-thread runtime (1) exists so far",
-            args.threads
-        );
-        std::process::exit(2);
-    }
-    weft::Runtime::new()?.block_on(async {
-        let listener = TcpListener::bind(args.addr)?;
-        println!(
-            "hello_server listening on http://{}",
-            listener.local_addr()?
-        );
-        loop {
-            let (stream, _) = listener.accept().await?;
-            stream.set_nodelay(true)?;
-            weft::spawn(async move {
-                if let Err(e) = serve(stream).await {
-                    if !cli::is_peer_gone(&e) {
-                        eprintln!("hello_server: connection error: {e}");
-                    }
-                }
-            });
-        }
-    })
+    listen::run(args, "hello_server", "http://", serve)
 }
 
 /// Reads requests into one buffer, answers each complete one, and keeps the partial tail at the

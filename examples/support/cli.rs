@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 pub struct Args {
     /// Where to listen.
     pub addr: SocketAddr,
-    /// Event-loop threads: 1 runs the current-thread runtime.
+    /// Event-loop threads: 1 runs the current-thread runtime, more a multi-thread one.
     pub threads: usize,
 }
 

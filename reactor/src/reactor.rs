@@ -89,6 +89,7 @@ impl Reactor {
             .map_err(|e| with_context(e, &format!("creating the {backend:?} selector")))?;
         let notifier =
             Notifier::new().map_err(|e| with_context(e, "creating the wake-up eventfd"))?;
+        // nobody waits in the selector yet, so no wake-up is needed
         selector.register(notifier.raw_fd(), token::WAKE)?;
         let inner = Arc::new(Inner {
             selector,
@@ -244,11 +245,15 @@ impl Handle {
             token::pack(index, generation)
         };
         let fd = fd.as_raw_fd();
-        if let Err(e) = self.inner.selector.register(fd, token) {
-            lock(&self.inner.sources)
-                .slab
-                .remove(token::unpack(token).0);
-            return Err(with_context(e, "registering a socket with the reactor"));
+        match self.inner.selector.register(fd, token) {
+            Ok(true) => self.wake(),
+            Ok(false) => {}
+            Err(e) => {
+                lock(&self.inner.sources)
+                    .slab
+                    .remove(token::unpack(token).0);
+                return Err(with_context(e, "registering a socket with the reactor"));
+            }
         }
         Ok(Registration {
             handle: self.clone(),
@@ -420,6 +425,31 @@ mod tests {
 
     /// Regression: the poll backend disarmed the wake-up eventfd after reporting it once, so
     /// every later `Handle::wake` from another thread went unheard until a timer fired.
+    #[test]
+    fn a_source_registered_during_a_blocking_turn_is_polled_at_once() {
+        // the poll backend builds its descriptor list per wait: registering from another
+        // thread must wake the waiting driver, or the new socket is ignored until the timeout
+        for backend in [Backend::Epoll, Backend::Poll] {
+            let mut reactor = Reactor::new(backend).unwrap();
+            let handle = reactor.handle();
+            let registrar = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+                let registration = handle.register(a.as_fd()).unwrap();
+                (registration, a, b)
+            });
+            let start = Instant::now();
+            let mut woke = 0;
+            while woke == 0 && start.elapsed() < Duration::from_secs(5) {
+                reactor.turn(Some(Duration::from_secs(5))).unwrap();
+                woke = usize::from(registrar.is_finished());
+            }
+            let took = start.elapsed();
+            assert!(took < Duration::from_secs(2), "{backend:?}: took {took:?}");
+            drop(registrar.join().unwrap());
+        }
+    }
+
     #[test]
     fn every_cross_thread_wake_interrupts_a_blocking_turn() {
         for backend in [Backend::Epoll, Backend::Poll] {

@@ -164,9 +164,11 @@ impl Selector {
         })
     }
 
-    pub(crate) fn register(&self, fd: i32, token: u64) -> io::Result<()> {
+    /// Adds `fd`; returns whether the thread waiting in the selector must be woken for the
+    /// registration to take effect (only the `poll` backend, whose list is built per wait).
+    pub(crate) fn register(&self, fd: i32, token: u64) -> io::Result<bool> {
         match self {
-            Selector::Epoll(s) => s.register(fd, token),
+            Selector::Epoll(s) => s.register(fd, token).map(|()| false),
             Selector::Poll(s) => s.register(fd, token),
         }
     }

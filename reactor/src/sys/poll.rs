@@ -48,7 +48,8 @@ impl Selector {
         self.table.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn register(&self, fd: i32, token: u64) -> io::Result<()> {
+    /// Returns whether a thread blocked in `poll` must be woken to see the new descriptor.
+    pub(crate) fn register(&self, fd: i32, token: u64) -> io::Result<bool> {
         let mut table = self.table();
         if table.entries.contains_key(&fd) {
             return Err(io::Error::new(
@@ -59,7 +60,8 @@ impl Selector {
         table
             .entries
             .insert(fd, (token, READ_INTEREST | WRITE_INTEREST));
-        Ok(())
+        // a thread already inside `poll` has its list built without this descriptor
+        Ok(self.polling.load(Ordering::SeqCst))
     }
 
     pub(crate) fn deregister(&self, fd: i32) -> io::Result<()> {

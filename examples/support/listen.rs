@@ -1,0 +1,93 @@
+//! How the example servers listen: one listener on a current-thread runtime (`--threads 1`),
+//! or, with `--threads N`, a multi-thread runtime where every worker runs its own accept loop
+//! on its own `SO_REUSEPORT` listener (the nginx / monoio layout): the kernel spreads incoming
+//! connections over the listeners, and each connection is served by the worker that accepted
+//! it, on that worker's reactor. Connection tasks are ordinary `Send` tasks, so an idle worker
+//! still steals them when the load is uneven.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+
+use weft::net::{TcpListener, TcpSocket, TcpStream};
+
+use super::cli::{self, Args};
+
+/// Serves every connection on `args.addr` with `serve`, printing `"{name} listening on {addr}"`
+/// (with `scheme` before the address) once listening. Returns only on a listener error.
+pub fn run<S, F>(args: Args, name: &'static str, scheme: &'static str, serve: S) -> io::Result<()>
+where
+    S: Fn(TcpStream) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = io::Result<()>> + Send + 'static,
+{
+    if args.threads == 1 {
+        return weft::Runtime::new()?.block_on(async {
+            let listener = TcpListener::bind(args.addr)?;
+            println!("{name} listening on {scheme}{}", listener.local_addr()?);
+            accept_loop(listener, name, serve).await
+        });
+    }
+    let rt = weft::Builder::new_multi_thread()
+        .worker_threads(args.threads)
+        .build()?;
+    let handle = rt.handle().clone();
+    rt.block_on(async move {
+        // the first listener resolves port 0 for the others
+        let first = reuseport_listener(args.addr)?;
+        let addr = first.local_addr()?;
+        println!(
+            "{name} listening on {scheme}{addr} ({} workers, one SO_REUSEPORT listener each)",
+            handle.workers()
+        );
+        let mut first = Some(first);
+        let mut loops = Vec::with_capacity(handle.workers());
+        for worker in 0..handle.workers() {
+            let listener = first.take();
+            let serve = serve.clone();
+            loops.push(handle.spawn_pinned_on(worker, move || async move {
+                let listener = match listener {
+                    Some(listener) => listener,
+                    None => reuseport_listener(addr)?,
+                };
+                accept_loop(listener, name, serve).await
+            })?);
+        }
+        for accept in loops {
+            accept.await.map_err(io::Error::other)??;
+        }
+        Ok(())
+    })
+}
+
+/// A listener on `addr` that shares the port with the other workers' listeners.
+fn reuseport_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+/// Accepts forever, a task per connection.
+async fn accept_loop<S, F>(listener: TcpListener, name: &'static str, serve: S) -> io::Result<()>
+where
+    S: Fn(TcpStream) -> F,
+    F: Future<Output = io::Result<()>> + Send + 'static,
+{
+    loop {
+        let (stream, _) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        let connection = serve(stream);
+        weft::spawn(async move {
+            if let Err(e) = connection.await {
+                if !cli::is_peer_gone(&e) {
+                    eprintln!("{name}: connection error: {e}");
+                }
+            }
+        });
+    }
+}
