@@ -52,6 +52,45 @@ where
     })
 }
 
+/// The main of the may comparison servers: parses the shared command line, sets may's worker
+/// count to `--threads` (worker pinning off, so `taskset` decides where they run), binds, says
+/// where it listens, and runs `serve` in a coroutine of its own for every connection.
+pub fn may_main(default_addr: &str, serve: fn(may::net::TcpStream)) -> ! {
+    let args = cli::parse(default_addr);
+    may::config().set_workers(args.threads);
+    may::config().set_worker_pin(false);
+    let listener = may::net::TcpListener::bind(args.addr)
+        .unwrap_or_else(|e| fail(&format!("bind {}: {e}", args.addr)));
+    let local = listener.local_addr().unwrap_or(args.addr);
+    println!("listening on {local}");
+    // SAFETY: may's contract for spawning: the coroutine must not hold thread-local state across
+    // a switch (it may resume on another worker) and must not block its worker thread. The
+    // accept loop touches no thread-locals of its own and does its I/O through may's net types,
+    // which suspend the coroutine instead of blocking.
+    let acceptor = unsafe { may::coroutine::spawn(move || may_accept(listener, serve)) };
+    match acceptor.join() {
+        Ok(never) => match never {},
+        Err(_) => fail("the accept loop panicked"),
+    }
+}
+
+/// Accepts forever, one coroutine running `serve` per connection.
+fn may_accept(
+    listener: may::net::TcpListener,
+    serve: fn(may::net::TcpStream),
+) -> std::convert::Infallible {
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                // SAFETY: as for the accept loop: `serve` keeps no thread-locals across a switch
+                // and does its I/O on `stream` through may.
+                unsafe { may::coroutine::spawn(move || serve(stream)) };
+            }
+            Err(e) => eprintln!("accept: {e}"),
+        }
+    }
+}
+
 /// Prints `message` to stderr and exits with status 1.
 pub fn fail(message: &str) -> ! {
     eprintln!("{message}");
