@@ -8,6 +8,7 @@ pub mod cli;
 #[path = "../../examples/support/http.rs"]
 pub mod http;
 
+pub mod chart;
 pub mod raw;
 
 /// Builds the tokio runtime the comparison servers run on: the current-thread scheduler for
