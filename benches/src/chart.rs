@@ -54,10 +54,10 @@ pub struct BarChart {
     pub values: Vec<Vec<Option<f64>>>,
 }
 
-const WIDTH: f64 = 760.0;
+const WIDTH: f64 = 860.0;
 const HEIGHT: f64 = 480.0;
 const LEFT: f64 = 80.0;
-const RIGHT: f64 = 190.0;
+const RIGHT: f64 = 230.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 50.0;
 const PLOT_W: f64 = WIDTH - LEFT - RIGHT;
