@@ -5,8 +5,8 @@
 #
 #   1. builds the weft example servers (echo, hello_server) and the weft-benches binaries;
 #   2. throughput: for every round, every server in rotating order, server pinned to CPU 0 and
-#      client to CPU 1: echo via echo_load (100 connections, 64-byte ping-pong), HTTP via wrk
-#      (1 thread, 100 connections);
+#      client to CPU 1: echo via echo_load (100 connections, 64-byte ping-pong, first second not
+#      counted), HTTP via wrk (1 thread, 100 connections, after a 1 s wrk warm-up);
 #   3. instructions per request: each server under callgrind, warmed up for 2 s, counters zeroed,
 #      measured load for 5 s, counters dumped; total Ir divided by completed requests;
 #   4. writes a markdown report to benches/results/foundation-DATE.md and prints it.
@@ -36,6 +36,8 @@ done
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 2
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/weft-foundation.XXXXXX")
+# free_port, wait_port, stop, bench_build, run_client, parse_client, callgrind_*.
+source "$ROOT/benches/lib.sh"
 
 # Every process started in the background is listed here and killed on exit.
 PIDS=()
@@ -58,21 +60,7 @@ log() { echo "[foundation] $*" >&2; }
 # Build
 
 log "building (release)"
-if ! cargo build --release -p weft-benches >"$WORK/build-benches.log" 2>&1; then
-    cat "$WORK/build-benches.log" >&2
-    echo "foundation.sh: building weft-benches failed" >&2
-    exit 1
-fi
-WEFT_BUILD=ok
-if ! cargo build --release --examples -p weft >"$WORK/build-weft.log" 2>&1; then
-    WEFT_BUILD=failed
-    log "building the weft examples failed; the last lines of the log:"
-    tail -n 15 "$WORK/build-weft.log" >&2
-fi
-TARGET=$(cargo metadata --format-version 1 --no-deps |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-BIN=$TARGET/release
-ECHO_LOAD=$BIN/echo_load
+bench_build foundation
 
 SERVERS=(weft tokio raw)
 declare -A BINARY=(
@@ -89,58 +77,9 @@ for bench in echo http; do
     fi
 done
 
-# ---------------------------------------------------------------------------------------------
-# Helpers
-
-# free_port and wait_port.
-source "$ROOT/benches/lib.sh"
-
-# stop PID...: terminates the processes and waits until they are gone (children or not).
-stop() {
-    local pid
-    for pid in "$@"; do
-        kill "$pid" 2>/dev/null
-    done
-    for pid in "$@"; do
-        wait "$pid" 2>/dev/null
-        for _ in $(seq 1 100); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.05
-        done
-    done
-}
-
-# client BENCH PORT SECS WARMUP OUTFILE: runs the pinned load generator; output in OUTFILE.
+# client BENCH PORT SECS WARMUP OUTFILE: the pinned load generator; output in OUTFILE.
 client() {
-    local bench=$1 port=$2 secs=$3 warmup=$4 out=$5
-    if [[ $bench == echo ]]; then
-        taskset -c $CLIENT_CPU "$ECHO_LOAD" --addr "127.0.0.1:$port" --conns $CONNS --size $SIZE \
-            --duration "$secs" --warmup "$warmup" >"$out" 2>&1
-    else
-        taskset -c $CLIENT_CPU wrk -t1 -c$CONNS -d"${secs}s" "http://127.0.0.1:$port/" >"$out" 2>&1
-    fi
-}
-
-# parse_client BENCH OUTFILE: prints "RATE COMPLETED ERRORS" (NA when absent).
-parse_client() {
-    python3 - "$1" "$2" <<'PY'
-import re, sys
-bench, text = sys.argv[1], open(sys.argv[2], errors="replace").read()
-if bench == "echo":
-    m = re.search(r"messages=(\d+) errors=(\d+) seconds=\S+ msgs_per_sec=(\d+)", text)
-    print(f"{m[3]} {m[1]} {m[2]}" if m else "NA NA NA")
-else:
-    rate = re.search(r"Requests/sec:\s*([\d.]+)", text)
-    done = re.search(r"(\d+) requests in", text)
-    errors = 0
-    m = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", text)
-    if m:
-        errors += int(m[1])
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    if m:
-        errors += sum(int(g) for g in m.groups())
-    print(f"{rate[1] if rate else 'NA'} {done[1] if done else 'NA'} {errors if rate else 'NA'}")
-PY
+    run_client "$1" $CONNS "$2" "$3" "$4" $CLIENT_CPU "$5"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -172,7 +111,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
             fi
             out=$WORK/throughput-$bench-$server-$round.txt
             client "$bench" "$port" "$SECS" 1 "$out"
-            read -r rate _ errors < <(parse_client "$bench" "$out")
+            read -r rate _ errors _ < <(parse_client "$bench" "$out")
             stop "$pid"
             log "round $round $bench $server: $rate/s, errors $errors"
             [[ $rate == NA ]] && sed 's/^/    /' "$out" >&2
@@ -191,57 +130,18 @@ for bench in echo http; do
         bin=${BINARY[$bench:$server]}
         [[ -n $bin ]] || continue
         dir=$WORK/cg-$bench-$server
-        mkdir -p "$dir"
         port=$(free_port)
-        # taskset goes outside valgrind: valgrind does not follow exec, so `valgrind taskset
-        # SERVER` would profile taskset and run the server natively.
-        taskset -c $SERVER_CPU valgrind --tool=callgrind --callgrind-out-file="$dir/cg.%p" \
-            "$bin" --addr "127.0.0.1:$port" --threads 1 >"$dir/server.log" 2>&1 &
-        wrapper=$!
-        PIDS+=("$wrapper")
-        if ! wait_port "$port" "$wrapper" 30; then
+        if ! callgrind_start "$bin" "$port" "$dir" $SERVER_CPU; then
             log "callgrind $bench $server: server did not start"
-            sed 's/^/    /' "$dir/server.log" >&2
-            stop "$wrapper"
             continue
         fi
-        # /usr/bin/valgrind may be a wrapper script: the profiled process is the one that named
-        # its output file.
-        pid=$(find "$dir" -maxdepth 1 -name 'cg.*' -printf '%f\n' | sed -n 's/^cg\.\([0-9]*\)$/\1/p' | head -n1)
-        if [[ -z $pid ]]; then
-            log "callgrind $bench $server: cannot find the profiled process"
-            stop "$wrapper"
-            continue
-        fi
-        PIDS+=("$pid")
         client "$bench" "$port" $CG_WARMUP 0 "$dir/warmup.txt"
-        callgrind_control -z "$pid" >"$dir/control.log" 2>&1
+        callgrind_zero "$CG_PID"
         client "$bench" "$port" $CG_SECS 0 "$dir/measured.txt"
-        callgrind_control -d "$pid" >>"$dir/control.log" 2>&1
-        # Wait for the dump (cg.PID.1, cg.PID.2, ... for each part) to be written completely.
-        ir=NA
-        for _ in $(seq 1 100); do
-            ir=$(python3 - "$dir" "$pid" <<'PY'
-import glob, re, sys
-total, found = 0, False
-for path in glob.glob(f"{sys.argv[1]}/cg.{sys.argv[2]}.*"):
-    text = open(path, errors="replace").read()
-    m = re.search(r"^totals:\s*(\d+)", text, re.M) or re.search(r"^summary:\s*(\d+)", text, re.M)
-    if m:
-        total, found = total + int(m[1]), True
-print(total if found else "NA")
-PY
-            )
-            [[ $ir != NA ]] && break
-            sleep 0.1
-        done
-        stop "$pid"
-        stop "$wrapper"
-        read -r _ completed errors < <(parse_client "$bench" "$dir/measured.txt")
+        ir=$(callgrind_dump "$dir" "$CG_PID")
+        stop "$CG_PID" "$CG_WRAPPER"
+        read -r _ completed errors _ < <(parse_client "$bench" "$dir/measured.txt")
         log "callgrind $bench $server: Ir $ir, completed $completed, errors $errors"
-        if [[ $ir == NA ]]; then
-            sed 's/^/    /' "$dir/control.log" >&2
-        fi
         printf '%s\t%s\t%s\t%s\t%s\n' "$bench" "$server" "$ir" "$completed" "$errors" >>"$INSTR"
     done
 done
@@ -251,12 +151,8 @@ done
 
 mkdir -p benches/results
 REPORT=benches/results/foundation-$(date +%F).md
-cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)
-[[ -n $cpu ]] || cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n1)
-profile=$(sed -n '/^\[profile.release\]/,/^\[/p' Cargo.toml | grep -v '^\[' | grep . | paste -sd';' -)
-
-DATE=$(date '+%F %T %z') NPROC=$(nproc) KERNEL=$(uname -r) CPU=$cpu RUSTC=$(rustc -V) \
-    COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown) PROFILE=$profile \
+DATE=$(date '+%F %T %z') NPROC=$(nproc) KERNEL=$(uname -r) CPU=$(cpu_model) RUSTC=$(rustc -V) \
+    COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown) PROFILE=$(release_profile) \
     ROUNDS=$ROUNDS SECS=$SECS CG_WARMUP=$CG_WARMUP CG_SECS=$CG_SECS CONNS=$CONNS SIZE=$SIZE \
     SERVER_CPU=$SERVER_CPU CLIENT_CPU=$CLIENT_CPU WEFT_BUILD=$WEFT_BUILD \
     WEFT_ECHO=${BINARY[echo:weft]} WEFT_HTTP=${BINARY[http:weft]} \
@@ -315,7 +211,8 @@ w(f"  SERVER: echo = target/release/examples/echo | tokio_echo | raw_echo;"
   f" http = target/release/examples/hello_server | tokio_hello | raw_hello")
 w(f"taskset -c {env['CLIENT_CPU']} echo_load --addr 127.0.0.1:PORT --conns {env['CONNS']} "
   f"--size {env['SIZE']} --duration {env['SECS']} --warmup 1")
-w(f"taskset -c {env['CLIENT_CPU']} wrk -t1 -c{env['CONNS']} -d{env['SECS']}s http://127.0.0.1:PORT/")
+w(f"taskset -c {env['CLIENT_CPU']} wrk -t1 -c{env['CONNS']} -d1s http://127.0.0.1:PORT/   # warm-up, dropped")
+w(f"taskset -c {env['CLIENT_CPU']} wrk -t1 -c{env['CONNS']} -d{env['SECS']}s --latency http://127.0.0.1:PORT/")
 w(f"taskset -c {env['SERVER_CPU']} valgrind --tool=callgrind --callgrind-out-file=TMP/cg.%p "
   f"SERVER --addr 127.0.0.1:PORT --threads 1")
 w(f"  load for {env['CG_WARMUP']} s; callgrind_control -z PID; load for {env['CG_SECS']} s "

@@ -128,6 +128,37 @@ fn check(ret: c_int, what: &str) -> io::Result<c_int> {
     }
 }
 
+/// `addr` as the C socket address `bind(2)` and `connect(2)` take, and its length.
+pub fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: an all-zero `sockaddr_storage` is a valid value of that plain C struct.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(v4) => {
+            // SAFETY: `sockaddr_storage` is large and aligned enough for any socket address.
+            let sin = unsafe {
+                &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+            };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = v4.port().to_be();
+            sin.sin_addr.s_addr = u32::from_ne_bytes(v4.ip().octets());
+            size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(v6) => {
+            // SAFETY: `sockaddr_storage` is large and aligned enough for any socket address.
+            let sin6 = unsafe {
+                &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = v6.port().to_be();
+            sin6.sin6_addr.s6_addr = v6.ip().octets();
+            sin6.sin6_flowinfo = v6.flowinfo();
+            sin6.sin6_scope_id = v6.scope_id();
+            size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
 /// Binds a nonblocking listening socket on `addr` (IPv4 or IPv6) with `SO_REUSEADDR`.
 fn listen(addr: SocketAddr) -> io::Result<c_int> {
     let family = if addr.is_ipv4() {
@@ -160,45 +191,17 @@ fn listen(addr: SocketAddr) -> io::Result<c_int> {
         },
         "setsockopt(SO_REUSEADDR)",
     )?;
-    // SAFETY: an all-zero `sockaddr_storage` is a valid value of that plain C struct.
-    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let len = match addr {
-        SocketAddr::V4(v4) => {
-            // SAFETY: `sockaddr_storage` is large and aligned enough for any socket address.
-            let sin = unsafe {
-                &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>()
-            };
-            sin.sin_family = libc::AF_INET as libc::sa_family_t;
-            sin.sin_port = v4.port().to_be();
-            sin.sin_addr.s_addr = u32::from_ne_bytes(v4.ip().octets());
-            size_of::<libc::sockaddr_in>()
-        }
-        SocketAddr::V6(v6) => {
-            // SAFETY: `sockaddr_storage` is large and aligned enough for any socket address.
-            let sin6 = unsafe {
-                &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
-            };
-            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-            sin6.sin6_port = v6.port().to_be();
-            sin6.sin6_addr.s6_addr = v6.ip().octets();
-            sin6.sin6_flowinfo = v6.flowinfo();
-            sin6.sin6_scope_id = v6.scope_id();
-            size_of::<libc::sockaddr_in6>()
-        }
-    };
+    let (storage, len) = sockaddr(addr);
     // SAFETY: `storage` holds an initialised address of `len` bytes.
     check(
-        unsafe {
-            libc::bind(
-                fd,
-                (&storage as *const libc::sockaddr_storage).cast(),
-                len as libc::socklen_t,
-            )
-        },
+        unsafe { libc::bind(fd, (&storage as *const libc::sockaddr_storage).cast(), len) },
         "bind",
     )?;
     // SAFETY: plain syscall on a socket we own.
-    check(unsafe { libc::listen(fd, 1024) }, "listen")?;
+    check(
+        unsafe { libc::listen(fd, crate::BACKLOG as c_int) },
+        "listen",
+    )?;
     Ok(fd)
 }
 

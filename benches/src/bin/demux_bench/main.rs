@@ -148,7 +148,7 @@ pub struct Point {
 }
 
 fn run(options: &Options) -> io::Result<()> {
-    let limit = raise_fd_limit()?;
+    let limit = weft_benches::raise_fd_limit()?;
     // One CPU for everything (threads and helpers inherit the mask): the event loops are single
     // threads anyway, and the thread-per-connection model then measures a same-core switch per
     // event rather than wherever the scheduler happens to place its two threads (a cross-core
@@ -276,23 +276,6 @@ fn pin(cpu: Option<usize>) -> io::Result<usize> {
 }
 
 /// Raises the soft descriptor limit to the hard one; returns the new soft limit.
-fn raise_fd_limit() -> io::Result<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a live rlimit for the kernel to fill in.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    limit.rlim_cur = limit.rlim_max;
-    // SAFETY: `limit` is a live rlimit; raising the soft limit up to the hard one is allowed.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(limit.rlim_cur)
-}
-
 /// N idle loopback connections: our ends in `idle`, the far ends held by a helper process.
 pub struct IdleSet {
     listener: TcpListener,

@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use weft_benches::chart::{thousands, LineChart, Series, COLORS};
+
 use crate::models::Model;
 use crate::Point;
 
@@ -32,19 +34,6 @@ fn median_us(point: &Point) -> Option<f64> {
     } else {
         (values[mid - 1] + values[mid]) / 2.0
     })
-}
-
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let split = digits.len() % 3;
-    let mut out = digits[..split].to_string();
-    for group in digits.as_bytes()[split..].chunks(3) {
-        if !out.is_empty() {
-            out.push(',');
-        }
-        out.push_str(std::str::from_utf8(group).expect("ASCII digits"));
-    }
-    out
 }
 
 fn us(value: f64) -> String {
@@ -82,7 +71,7 @@ impl Report {
     pub fn table(&self) -> String {
         let mut out = String::from("| model |");
         for &n in &self.ns {
-            let _ = write!(out, " N = {} |", thousands(n));
+            let _ = write!(out, " N = {} |", thousands(n as u64));
         }
         out.push_str("\n|---|");
         out.push_str(&"---:|".repeat(self.ns.len()));
@@ -164,7 +153,7 @@ impl Report {
                         w,
                         "- {} N = {}: {}",
                         model.name(),
-                        thousands(n),
+                        thousands(n as u64),
                         reps.join(", ")
                     );
                 }
@@ -173,133 +162,31 @@ impl Report {
         out
     }
 
-    /// A log-log line chart: N across, µs per event up, one line per model.
+    /// A log-log line chart: N across, µs per event up, one line per model (weft's dashed).
     pub fn svg(&self) -> String {
-        const COLORS: [&str; 9] = [
-            "#d62728", "#ff7f0e", "#2ca02c", "#17becf", "#9467bd", "#8c564b", "#7f7f7f", "#1f77b4",
-            "#e377c2",
-        ];
-        let (width, height) = (760.0, 480.0);
-        let (left, right, top, bottom) = (70.0, 170.0, 40.0, 50.0);
-        let values: Vec<f64> = self.points.iter().filter_map(median_us).collect();
-        let mut out = format!(
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
-             viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"12\">\n\
-             <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-             <text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">Cost per event: N idle \
-             connections + 1 active (log-log)</text>\n",
-            left + (width - left - right) / 2.0
-        );
-        if values.is_empty() || self.ns.is_empty() {
-            out.push_str("</svg>\n");
-            return out;
-        }
-        let (x_lo, x_hi) = (
-            (self.ns[0] as f64).log10().floor(),
-            (self.ns[self.ns.len() - 1] as f64).log10().ceil().max(1.0),
-        );
-        let x_hi = if x_hi <= x_lo { x_lo + 1.0 } else { x_hi };
-        let y_lo = values
+        let series = self
+            .models
             .iter()
-            .copied()
-            .fold(f64::INFINITY, f64::min)
-            .log10()
-            .floor();
-        let y_hi = values.iter().copied().fold(0.0, f64::max).log10().ceil();
-        let y_hi = if y_hi <= y_lo { y_lo + 1.0 } else { y_hi };
-        let plot_w = width - left - right;
-        let plot_h = height - top - bottom;
-        let x = |n: f64| left + (n.log10() - x_lo) / (x_hi - x_lo) * plot_w;
-        let y = |v: f64| top + plot_h - (v.log10() - y_lo) / (y_hi - y_lo) * plot_h;
-
-        // Grid and labels: every decade, with 2 and 5 in between on the µs axis.
-        for decade in x_lo as i32..=x_hi as i32 {
-            let n = 10f64.powi(decade);
-            let _ = writeln!(
-                out,
-                "<line x1=\"{0:.1}\" y1=\"{top}\" x2=\"{0:.1}\" y2=\"{1:.1}\" stroke=\"#ddd\"/>",
-                x(n),
-                top + plot_h
-            );
-            let _ = writeln!(
-                out,
-                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-                x(n),
-                top + plot_h + 18.0,
-                thousands(n as usize)
-            );
+            .enumerate()
+            .map(|(i, &model)| Series {
+                name: model.name().to_string(),
+                color: COLORS[i % COLORS.len()],
+                dashed: matches!(model, Model::WeftEpoll | Model::WeftPoll),
+                points: self
+                    .ns
+                    .iter()
+                    .filter_map(|&n| Some((n as f64, median_us(self.point(model, n)?)?)))
+                    .collect(),
+            })
+            .collect();
+        LineChart {
+            title: "Cost per event: N idle connections + 1 active (log-log)".into(),
+            x_label: "N idle connections".into(),
+            y_label: "µs per event".into(),
+            y_log: true,
+            series,
         }
-        for decade in y_lo as i32..=y_hi as i32 {
-            for step in [1.0, 2.0, 5.0] {
-                let v = step * 10f64.powi(decade);
-                if v.log10() > y_hi + 1e-9 {
-                    continue;
-                }
-                let stroke = if step == 1.0 { "#ccc" } else { "#eee" };
-                let _ = writeln!(out, "<line x1=\"{left}\" y1=\"{0:.1}\" x2=\"{1:.1}\" y2=\"{0:.1}\" stroke=\"{stroke}\"/>", y(v), left + plot_w);
-                let label = if v >= 1.0 {
-                    format!("{v:.0}")
-                } else {
-                    format!("{v}")
-                };
-                let _ = writeln!(
-                    out,
-                    "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{label}</text>",
-                    left - 6.0,
-                    y(v) + 4.0
-                );
-            }
-        }
-        let _ = writeln!(out, "<rect x=\"{left}\" y=\"{top}\" width=\"{plot_w}\" height=\"{plot_h}\" fill=\"none\" stroke=\"#333\"/>");
-        let _ = writeln!(
-            out,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">N idle connections</text>",
-            left + plot_w / 2.0,
-            height - 12.0
-        );
-        let _ = writeln!(
-            out,
-            "<text transform=\"translate(18 {:.1}) rotate(-90)\" text-anchor=\"middle\">µs per event</text>",
-            top + plot_h / 2.0
-        );
-
-        // One line (and dots) per model, legend on the right.
-        for (i, &model) in self.models.iter().enumerate() {
-            let color = COLORS[i % COLORS.len()];
-            let dash = if matches!(model, Model::WeftEpoll | Model::WeftPoll) {
-                " stroke-dasharray=\"6 3\""
-            } else {
-                ""
-            };
-            let points: Vec<(f64, f64)> = self
-                .ns
-                .iter()
-                .filter_map(|&n| Some((x(n as f64), y(median_us(self.point(model, n)?)?))))
-                .collect();
-            let path: Vec<String> = points
-                .iter()
-                .map(|(px, py)| format!("{px:.1},{py:.1}"))
-                .collect();
-            let _ = writeln!(out, "<polyline points=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"{dash}/>", path.join(" "));
-            for (px, py) in &points {
-                let _ = writeln!(
-                    out,
-                    "<circle cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"3\" fill=\"{color}\"/>"
-                );
-            }
-            let ly = top + 10.0 + i as f64 * 20.0;
-            let lx = left + plot_w + 15.0;
-            let _ = writeln!(out, "<line x1=\"{lx}\" y1=\"{ly}\" x2=\"{}\" y2=\"{ly}\" stroke=\"{color}\" stroke-width=\"2\"{dash}/>", lx + 24.0);
-            let _ = writeln!(
-                out,
-                "<text x=\"{}\" y=\"{}\">{}</text>",
-                lx + 30.0,
-                ly + 4.0,
-                model.name()
-            );
-        }
-        out.push_str("</svg>\n");
-        out
+        .svg()
     }
 }
 
@@ -342,7 +229,7 @@ fn date(days: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{date, thousands};
+    use super::date;
 
     #[test]
     fn dates() {
@@ -352,13 +239,5 @@ mod tests {
         assert_eq!(date(11_016), "2000-02-29"); // A leap day of a 400-year era.
         assert_eq!(date(20_784), "2026-11-27");
         assert_eq!(date(-1), "1969-12-31");
-    }
-
-    #[test]
-    fn digit_groups() {
-        assert_eq!(thousands(10), "10");
-        assert_eq!(thousands(1_000), "1,000");
-        assert_eq!(thousands(100_000), "100,000");
-        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 }

@@ -2,22 +2,39 @@
 //!
 //! Each of `--conns` connections sends a `--size`-byte message, waits for the complete echo,
 //! checks it byte for byte, and sends the next. Message bytes derive from the connection's index
-//! and a per-connection counter, so a lost, duplicated or reordered byte is caught. Messages that
-//! complete during `--warmup` are not counted. At the end one line is printed:
+//! and a per-connection counter, so a lost, duplicated or reordered byte is caught. Connections
+//! are opened before the clock starts, `--connect-batch` at a time so the server's listen backlog
+//! never overflows (see `connect.rs`); a connection that cannot be opened counts as an error.
+//! Messages that complete during `--warmup` are not counted; the rest go into the rate and a
+//! latency histogram. At the end one line is printed:
 //!
-//! `messages=<n> errors=<e> seconds=<s> msgs_per_sec=<x> p50_us=<..> p99_us=<..>`
+//! `messages=<n> errors=<e> seconds=<s> msgs_per_sec=<x> p50_us=<..> p99_us=<..> p999_us=<..>
+//! conns=<c> connect_errors=<k>`
 //!
-//! The exit status is nonzero when there were errors or no message completed.
+//! `errors` counts every failed connection: not opened, reset, closed by the server, or an echo
+//! that differs from the message. The exit status is nonzero when there were errors or no message
+//! completed.
+//!
+//! With `--idle --server-pid PID` it measures the server's memory per idle connection instead
+//! (see `idle.rs`). The descriptor limit is raised to its hard limit first: 10,000 connections
+//! need more than the usual 1,024.
+
+mod connect;
+mod histogram;
+mod idle;
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::os::fd::AsRawFd;
 use std::os::raw::c_int;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use connect::{connect_all, Epoll};
+use histogram::Histogram;
+
 const USAGE: &str = "usage: echo_load [--addr HOST:PORT] [--conns N] [--size BYTES] \
-                     [--duration SECS] [--warmup SECS]";
+                     [--duration SECS] [--warmup SECS] [--connect-batch N] \
+                     [--idle --server-pid PID]";
 
 struct Options {
     addr: SocketAddr,
@@ -25,16 +42,26 @@ struct Options {
     size: usize,
     duration: Duration,
     warmup: Duration,
+    /// Connections opened at a time.
+    batch: usize,
+    /// Idle mode: the pid of the server whose memory is measured.
+    idle_pid: Option<u32>,
 }
 
 fn parse_options() -> Result<Options, String> {
     let mut addr = "127.0.0.1:7000".to_string();
-    let (mut conns, mut size) = (100usize, 64usize);
+    let (mut conns, mut size, mut batch) = (100usize, 64usize, 100usize);
     let (mut duration, mut warmup) = (10.0f64, 1.0f64);
+    let (mut idle, mut server_pid) = (false, None::<u32>);
     let mut argv = std::env::args().skip(1);
     while let Some(flag) = argv.next() {
-        if flag == "-h" || flag == "--help" {
-            return Err("ping-pong load generator for echo servers".into());
+        match flag.as_str() {
+            "-h" | "--help" => return Err("ping-pong load generator for echo servers".into()),
+            "--idle" => {
+                idle = true;
+                continue;
+            }
+            _ => {}
         }
         let value = argv.next().ok_or(format!("`{flag}` needs a value"))?;
         let bad = |e: &dyn std::fmt::Display| format!("{flag} `{value}`: {e}");
@@ -44,15 +71,22 @@ fn parse_options() -> Result<Options, String> {
             "--size" => size = value.parse().map_err(|e| bad(&e))?,
             "--duration" => duration = value.parse().map_err(|e| bad(&e))?,
             "--warmup" => warmup = value.parse().map_err(|e| bad(&e))?,
+            "--connect-batch" => batch = value.parse().map_err(|e| bad(&e))?,
+            "--server-pid" => server_pid = Some(value.parse().map_err(|e| bad(&e))?),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
-    if conns == 0 || size == 0 {
-        return Err("--conns and --size must be positive".into());
+    if conns == 0 || size == 0 || batch == 0 {
+        return Err("--conns, --size and --connect-batch must be positive".into());
     }
     if !(duration > 0.0 && duration.is_finite() && warmup >= 0.0 && warmup.is_finite()) {
         return Err("--duration must be positive and --warmup not negative".into());
     }
+    let idle_pid = match (idle, server_pid) {
+        (true, None) => return Err("--idle needs --server-pid PID".into()),
+        (false, Some(_)) => return Err("--server-pid goes with --idle".into()),
+        (_, pid) => pid,
+    };
     let addr = addr
         .to_socket_addrs()
         .map_err(|e| format!("--addr `{addr}`: {e}"))?
@@ -64,6 +98,8 @@ fn parse_options() -> Result<Options, String> {
         size,
         duration: Duration::from_secs_f64(duration),
         warmup: Duration::from_secs_f64(warmup),
+        batch,
+        idle_pid,
     })
 }
 
@@ -105,122 +141,6 @@ enum Failure {
     Io(io::Error),
     Closed,
     Mismatch,
-}
-
-/// Log-linear latency histogram in nanoseconds: exact below 32 ns, then 16 buckets per power of
-/// two, so a bucket's midpoint is within about 3% of any value in it.
-struct Histogram {
-    counts: Vec<u64>,
-}
-
-const SUB_BITS: u32 = 5;
-const SUB: u64 = 1 << SUB_BITS;
-
-impl Histogram {
-    fn new() -> Self {
-        Histogram {
-            counts: vec![0; (64 * SUB) as usize],
-        }
-    }
-
-    fn index(v: u64) -> usize {
-        let msb = 63 - (v | 1).leading_zeros();
-        if msb < SUB_BITS {
-            return v as usize;
-        }
-        let shift = msb - (SUB_BITS - 1);
-        (u64::from(shift) * (SUB / 2) + (v >> shift)) as usize
-    }
-
-    /// Midpoint of bucket `index`, in nanoseconds.
-    fn value(index: usize) -> f64 {
-        let index = index as u64;
-        if index < SUB {
-            return index as f64;
-        }
-        let shift = index / (SUB / 2) - 1;
-        let low = (index - shift * (SUB / 2)) << shift;
-        low as f64 + ((1u64 << shift) as f64 - 1.0) / 2.0
-    }
-
-    fn record(&mut self, nanos: u64) {
-        self.counts[Self::index(nanos)] += 1;
-    }
-
-    /// The `q`-quantile (0..=1) in microseconds, or 0 when empty.
-    fn quantile_us(&self, q: f64) -> f64 {
-        let total: u64 = self.counts.iter().sum();
-        if total == 0 {
-            return 0.0;
-        }
-        let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
-        let mut seen = 0;
-        for (index, &count) in self.counts.iter().enumerate() {
-            seen += count;
-            if seen >= rank {
-                return Self::value(index) / 1000.0;
-            }
-        }
-        0.0
-    }
-}
-
-struct Epoll {
-    fd: c_int,
-}
-
-impl Epoll {
-    fn new() -> io::Result<Self> {
-        // SAFETY: plain syscall with a constant argument.
-        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Epoll { fd })
-    }
-
-    fn add(&self, fd: c_int, token: u64) -> io::Result<()> {
-        let events = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
-        let mut event = libc::epoll_event { events, u64: token };
-        // SAFETY: `event` is a valid epoll_event for the duration of the call.
-        if unsafe { libc::epoll_ctl(self.fd, libc::EPOLL_CTL_ADD, fd, &mut event) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-
-    /// Waits up to `timeout_ms` and returns the ready prefix of `events`.
-    fn wait<'a>(
-        &self,
-        events: &'a mut [libc::epoll_event],
-        timeout_ms: c_int,
-    ) -> io::Result<&'a [libc::epoll_event]> {
-        // SAFETY: `events` is writable for `events.len()` entries.
-        let n = unsafe {
-            libc::epoll_wait(
-                self.fd,
-                events.as_mut_ptr(),
-                events.len() as c_int,
-                timeout_ms,
-            )
-        };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            return if err.kind() == io::ErrorKind::Interrupted {
-                Ok(&[])
-            } else {
-                Err(err)
-            };
-        }
-        Ok(&events[..n as usize])
-    }
-}
-
-impl Drop for Epoll {
-    fn drop(&mut self) {
-        // SAFETY: `self.fd` is an epoll descriptor this value owns.
-        unsafe { libc::close(self.fd) };
-    }
 }
 
 /// Running totals of the measured period.
@@ -303,36 +223,45 @@ fn main() -> ExitCode {
     }
 }
 
+/// Descriptors needed besides the connections (stdio, epoll, /proc reads).
+const SPARE_FDS: u64 = 16;
+
 fn run(options: &Options) -> io::Result<ExitCode> {
+    let limit = weft_benches::raise_fd_limit()?;
+    if options.conns as u64 + SPARE_FDS > limit {
+        return Err(io::Error::other(format!(
+            "--conns {} needs {} descriptors; the hard limit (ulimit -Hn) is {limit}",
+            options.conns,
+            options.conns as u64 + SPARE_FDS
+        )));
+    }
     let epoll = Epoll::new()?;
+    if let Some(pid) = options.idle_pid {
+        return idle::run(&epoll, options.addr, options.conns, options.batch, pid);
+    }
+    let connected = connect_all(&epoll, options.addr, options.conns, options.batch)?;
     let mut totals = Totals {
         messages: 0,
-        errors: 0,
+        errors: connected.errors,
         latency: Histogram::new(),
     };
-    let mut conns: Vec<Option<Conn>> = Vec::with_capacity(options.conns);
-    for id in 0..options.conns {
-        match connect(options.addr) {
-            Ok(stream) => {
-                epoll.add(stream.as_raw_fd(), id as u64)?;
-                conns.push(Some(Conn {
-                    stream,
-                    id: id as u64,
-                    counter: 0,
-                    message: vec![0; options.size],
-                    echo: vec![0; options.size],
-                    sent: 0,
-                    received: 0,
-                    started: Instant::now(),
-                }));
-            }
-            Err(e) => {
-                eprintln!("connect {}: {e}", options.addr);
-                totals.errors += 1;
-                conns.push(None);
-            }
-        }
-    }
+    let mut conns: Vec<Option<Conn>> = connected
+        .streams
+        .into_iter()
+        .enumerate()
+        .map(|(id, stream)| {
+            Some(Conn {
+                stream: stream?,
+                id: id as u64,
+                counter: 0,
+                message: vec![0; options.size],
+                echo: vec![0; options.size],
+                sent: 0,
+                received: 0,
+                started: Instant::now(),
+            })
+        })
+        .collect();
 
     let start = Instant::now();
     let measure_from = start + options.warmup;
@@ -381,13 +310,17 @@ fn run(options: &Options) -> io::Result<ExitCode> {
         0.0
     };
     println!(
-        "messages={} errors={} seconds={:.3} msgs_per_sec={:.0} p50_us={:.1} p99_us={:.1}",
+        "messages={} errors={} seconds={:.3} msgs_per_sec={:.0} p50_us={:.1} p99_us={:.1} \
+         p999_us={:.1} conns={} connect_errors={}",
         totals.messages,
         totals.errors,
         seconds,
         rate,
         totals.latency.quantile_us(0.50),
         totals.latency.quantile_us(0.99),
+        totals.latency.quantile_us(0.999),
+        options.conns,
+        connected.errors,
     );
     Ok(if totals.errors > 0 || totals.messages == 0 {
         ExitCode::FAILURE
@@ -396,52 +329,17 @@ fn run(options: &Options) -> io::Result<ExitCode> {
     })
 }
 
-fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
-    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    stream.set_nodelay(true)?;
-    stream.set_nonblocking(true)?;
-    Ok(stream)
-}
+/// Failures written to stderr one by one; past that only the count in the summary tells.
+const REPORTED: u64 = 5;
 
 fn report(failure: &Failure, totals: &mut Totals) {
     totals.errors += 1;
+    if totals.errors > REPORTED {
+        return;
+    }
     match failure {
         Failure::Io(e) => eprintln!("connection error: {e}"),
         Failure::Closed => eprintln!("connection closed by the server"),
         Failure::Mismatch => eprintln!("echo does not match the message sent"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Histogram;
-
-    #[test]
-    fn buckets_are_contiguous_and_tight() {
-        let mut last = 0;
-        for v in (1..1_000_000u64).chain([u64::MAX / 3, u64::MAX]) {
-            let index = Histogram::index(v);
-            assert!(
-                index == last || index == last + 1 || v > 1_000_000,
-                "gap at {v}"
-            );
-            last = index;
-            let mid = Histogram::value(index);
-            assert!(
-                (mid - v as f64).abs() <= v as f64 / 32.0 + 0.5,
-                "{v} -> {mid}"
-            );
-        }
-    }
-
-    #[test]
-    fn quantiles() {
-        let mut h = Histogram::new();
-        for v in 1..=1000u64 {
-            h.record(v * 1000);
-        }
-        assert!((h.quantile_us(0.5) - 500.0).abs() < 16.0);
-        assert!((h.quantile_us(0.99) - 990.0).abs() < 31.0);
-        assert_eq!(Histogram::new().quantile_us(0.5), 0.0);
     }
 }
