@@ -7,9 +7,9 @@
 //!    the stealable ring, then the inject queue. The pinned inbox (wakes of pinned tasks from
 //!    other threads) is moved into the pinned queue whenever that queue runs dry and every
 //!    31st pick.
-//! 2. If it ran anything, turn its reactor without blocking (I/O keeps being polled while tasks
-//!    keep waking each other) and go to 1.
-//! 3. Otherwise search: steal half of a sibling's ring (random start), or take a batch from the
+//! 2. If it ran a full batch, turn its reactor without blocking (I/O keeps being polled while
+//!    tasks keep waking each other) and go to 1.
+//! 3. Otherwise (the queues ran dry) search: steal half of a sibling's ring (random start), or take a batch from the
 //!    inject queue (see `idle.rs` for who may search).
 //! 4. Nothing anywhere: park (step 3 of `idle.rs`): check the inbox, the inject queue and, as
 //!    the last searcher, the siblings' rings once more; then block in its own reactor until an
@@ -146,10 +146,12 @@ impl Worker {
                 ran += 1;
             }
             coop::unconstrain();
-            if ran > 0 {
+            if ran == shared.event_interval {
+                // more may be queued: poll I/O without blocking, then go on
                 self.turn(Some(Duration::ZERO));
                 continue;
             }
+            // the queues ran dry: steal, or sleep in the reactor (which also polls I/O)
             match self.search() {
                 Some(task) => self.run_task(task),
                 None => self.park(),
