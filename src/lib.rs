@@ -76,8 +76,8 @@
 )]
 
 pub use weft_runtime::{
-    fs, net, signal, spawn, spawn_blocking, spawn_local, task, time, yield_now, Backend, Builder,
-    Handle, JoinError, JoinHandle, Runtime, RuntimeMetrics,
+    fs, net, signal, spawn, spawn_blocking, spawn_local, sync, task, time, yield_now, Backend,
+    Builder, Handle, JoinError, JoinHandle, Runtime, RuntimeMetrics,
 };
 
 /// The async I/O traits weft's streams implement (from `futures-io`), for code generic over

@@ -17,6 +17,7 @@ mod runtime;
 mod scheduler;
 mod shim;
 pub mod signal;
+pub mod sync;
 pub mod task;
 pub mod time;
 
