@@ -228,8 +228,8 @@ mod tests {
     use super::*;
     use std::pin::pin;
 
-    fn poll(fut: Pin<&mut Notified<'_>>) -> Poll<()> {
-        fut.poll(&mut Context::from_waker(Waker::noop()))
+    fn poll(fut: Pin<&mut Notified<'_>>, waker: &Waker) -> Poll<()> {
+        fut.poll(&mut Context::from_waker(waker))
     }
 
     #[test]
@@ -237,8 +237,11 @@ mod tests {
         let notify = Notify::new();
         notify.notify_one();
         notify.notify_one();
-        assert!(poll(pin!(notify.notified())).is_ready());
-        assert!(poll(pin!(notify.notified())).is_pending(), "permits added up");
+        assert!(poll(pin!(notify.notified()), Waker::noop()).is_ready());
+        assert!(
+            poll(pin!(notify.notified()), Waker::noop()).is_pending(),
+            "permits added up"
+        );
     }
 
     #[test]
@@ -246,8 +249,8 @@ mod tests {
         let notify = Notify::new();
         let mut early = pin!(notify.notified());
         notify.notify_waiters();
-        assert!(poll(early.as_mut()).is_ready());
-        assert!(poll(pin!(notify.notified())).is_pending());
+        assert!(poll(early.as_mut(), Waker::noop()).is_ready());
+        assert!(poll(pin!(notify.notified()), Waker::noop()).is_pending());
     }
 
     #[test]
@@ -255,12 +258,15 @@ mod tests {
         let notify = Notify::new();
         let mut first = Box::pin(notify.notified());
         let mut second = pin!(notify.notified());
-        assert!(poll(first.as_mut()).is_pending());
-        assert!(poll(second.as_mut()).is_pending());
+        assert!(poll(first.as_mut(), Waker::noop()).is_pending());
+        assert!(poll(second.as_mut(), Waker::noop()).is_pending());
         notify.notify_one();
         drop(first);
-        assert!(poll(second.as_mut()).is_ready());
-        assert!(poll(pin!(notify.notified())).is_pending(), "a permit was made as well");
+        assert!(poll(second.as_mut(), Waker::noop()).is_ready());
+        assert!(
+            poll(pin!(notify.notified()), Waker::noop()).is_pending(),
+            "a permit was made as well"
+        );
     }
 }
 

@@ -262,9 +262,9 @@ impl<T> Sender<T> {
 
     /// `true` once the receiver was dropped or closed: a `send` would fail.
     pub fn is_closed(&self) -> bool {
-        self.inner
-            .as_ref()
-            .map_or(true, |inner| inner.state.load(Ordering::Acquire) & CLOSED != 0)
+        self.inner.as_ref().map_or(true, |inner| {
+            inner.state.load(Ordering::Acquire) & CLOSED != 0
+        })
     }
 
     /// Polls for the receiver being dropped or closed; `Ready` once it is. Keeps only the
@@ -373,7 +373,14 @@ impl<T> Future for Receiver<T> {
         let inner = &self.inner;
         // SAFETY: the receiver alone uses `RX_TASK_SET`/`rx_waker`, and `Pin<&mut Self>` makes
         // this the only call.
-        match unsafe { inner.park(&inner.rx_waker, RX_TASK_SET, VALUE_SENT | CLOSED, cx.waker()) } {
+        match unsafe {
+            inner.park(
+                &inner.rx_waker,
+                RX_TASK_SET,
+                VALUE_SENT | CLOSED,
+                cx.waker(),
+            )
+        } {
             None => Poll::Pending,
             Some(state) if state & VALUE_SENT != 0 => {
                 // SAFETY: `VALUE_SENT` observed with acquire: the receiver owns the cell.

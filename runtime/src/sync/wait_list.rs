@@ -177,7 +177,10 @@ mod tests {
         assert!(list.update_waker(c, Waker::noop()));
         list.wake_front('a');
         list.wake_front('c');
-        assert!(!list.update_waker(c, Waker::noop()), "a woken entry keeps no waker");
+        assert!(
+            !list.update_waker(c, Waker::noop()),
+            "a woken entry keeps no waker"
+        );
         assert_eq!((list.remove(a), list.remove(c)), (Some('a'), Some('c')));
         assert!(list.is_empty());
     }
