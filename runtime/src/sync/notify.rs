@@ -274,7 +274,7 @@ mod tests {
 #[cfg(all(test, loom))]
 mod loom_tests {
     use super::*;
-    use crate::sync::loom_util::{poll_once, TestWaker};
+    use crate::sync::loom_util::{block_on, poll_once, TestWaker};
     use loom::sync::Arc;
 
     /// `notify_one` racing a waiter that creates, polls and parks: the waiter either finds the
@@ -287,7 +287,7 @@ mod loom_tests {
                 let notify = notify.clone();
                 loom::thread::spawn(move || notify.notify_one())
             };
-            loom::future::block_on(notify.notified());
+            block_on(notify.notified());
             notifier.join().unwrap();
         });
     }
@@ -307,7 +307,7 @@ mod loom_tests {
             };
             let second = {
                 let notify = notify.clone();
-                loom::thread::spawn(move || loom::future::block_on(notify.notified()))
+                loom::thread::spawn(move || block_on(notify.notified()))
             };
             drop(first);
             notifier.join().unwrap();

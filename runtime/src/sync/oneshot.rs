@@ -419,3 +419,83 @@ impl<T> fmt::Debug for Receiver<T> {
             .finish()
     }
 }
+
+/// Model checks (`RUSTFLAGS="--cfg loom" cargo test -p weft-runtime --release --lib loom`).
+/// Values are `loom::sync::Arc`s, so loom reports one that is leaked, and the strong count
+/// shows one dropped twice or kept alive.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::sync::loom_util::{block_on, poll_once, TestWaker};
+    use loom::sync::Arc as LoomArc;
+
+    /// A send racing a poll and the receiver's drop: the value ends up received, handed back to
+    /// the sender, or dropped with the receiver — exactly one of them.
+    #[test]
+    fn loom_send_vs_receiver_drop_vs_poll_loses_nothing() {
+        loom::model(|| {
+            let value = LoomArc::new(());
+            let (tx, mut rx) = channel();
+            let sender = {
+                let value = value.clone();
+                loom::thread::spawn(move || tx.send(value).is_ok())
+            };
+            let waker = TestWaker::new();
+            let received = match poll_once(Pin::new(&mut rx), &waker) {
+                Poll::Ready(Ok(v)) => Some(v),
+                Poll::Ready(Err(RecvError)) => panic!("the sender sends"),
+                Poll::Pending => None,
+            };
+            drop(rx);
+            let sent = sender.join().unwrap();
+            assert!(sent || received.is_none(), "received a value the sender got back");
+            drop(received);
+            assert_eq!(LoomArc::strong_count(&value), 1, "the value leaked");
+        });
+    }
+
+    /// A parked receiver is woken by the send (a lost wake-up deadlocks the model).
+    #[test]
+    fn loom_a_send_wakes_the_parked_receiver() {
+        loom::model(|| {
+            let (tx, rx) = channel();
+            let sender = loom::thread::spawn(move || tx.send(7).unwrap());
+            assert_eq!(block_on(rx), Ok(7));
+            sender.join().unwrap();
+        });
+    }
+
+    /// The receiver changes its waker while the value is being sent: the new waker is woken
+    /// (or the second poll finds the value).
+    #[test]
+    fn loom_a_new_waker_racing_a_send_is_woken() {
+        loom::model(|| {
+            let (tx, mut rx) = channel();
+            let (first, second) = (TestWaker::new(), TestWaker::new());
+            assert!(poll_once(Pin::new(&mut rx), &first).is_pending());
+            let sender = loom::thread::spawn(move || tx.send(7).unwrap());
+            let ready = poll_once(Pin::new(&mut rx), &second).is_ready();
+            sender.join().unwrap();
+            assert!(ready || second.take_woken(), "the receiver was left asleep");
+        });
+    }
+
+    /// Dropping the sender without sending wakes the receiver with an error; dropping the
+    /// receiver wakes a sender waiting in `closed()`.
+    #[test]
+    fn loom_dropping_either_side_wakes_the_other() {
+        loom::model(|| {
+            let (tx, rx) = channel::<u8>();
+            let dropper = loom::thread::spawn(move || drop(tx));
+            assert_eq!(block_on(rx), Err(RecvError));
+            dropper.join().unwrap();
+        });
+        loom::model(|| {
+            let (mut tx, rx) = channel::<u8>();
+            let dropper = loom::thread::spawn(move || drop(rx));
+            block_on(tx.closed());
+            assert!(tx.is_closed());
+            dropper.join().unwrap();
+        });
+    }
+}

@@ -236,3 +236,84 @@ impl<T> fmt::Debug for Permit<'_, T> {
         f.debug_tuple("mpsc::Permit").field(&self.chan).finish()
     }
 }
+
+/// Model checks (`RUSTFLAGS="--cfg loom" cargo test -p weft-runtime --release --lib loom`).
+/// Waits use the models' `block_on`, so a lost wake-up deadlocks the model.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::sync::loom_util::{block_on, poll_once, TestWaker};
+    use crate::sync::mpsc::error::TryRecvError;
+
+    /// Two senders on a channel of capacity 1: both values arrive, then the end.
+    #[test]
+    fn loom_two_senders_capacity_one_deliver_both_then_end() {
+        loom::model(|| {
+            let (tx1, mut rx) = channel(1);
+            let tx2 = tx1.clone();
+            let a = loom::thread::spawn(move || block_on(tx1.send(1)).unwrap());
+            let b = loom::thread::spawn(move || block_on(tx2.send(2)).unwrap());
+            let x = block_on(rx.recv()).unwrap();
+            let y = block_on(rx.recv()).unwrap();
+            assert_eq!(x + y, 3, "got {x} and {y}");
+            assert_eq!(block_on(rx.recv()), None);
+            a.join().unwrap();
+            b.join().unwrap();
+        });
+    }
+
+    /// Two senders, capacity 1, and the receiver closes after one value: the sender still
+    /// waiting is woken with its value back; every value is received or returned, once.
+    #[test]
+    fn loom_close_with_two_senders_capacity_one_loses_nothing() {
+        loom::model(|| {
+            let (tx1, mut rx) = channel(1);
+            let tx2 = tx1.clone();
+            let a = loom::thread::spawn(move || block_on(tx1.send(1)).err().map(|e| e.0));
+            let b = loom::thread::spawn(move || block_on(tx2.send(2)).err().map(|e| e.0));
+            let mut seen = vec![block_on(rx.recv()).unwrap()];
+            rx.close();
+            while let Some(v) = block_on(rx.recv()) {
+                seen.push(v);
+            }
+            seen.extend(a.join().unwrap());
+            seen.extend(b.join().unwrap());
+            seen.sort();
+            assert_eq!(seen, [1, 2], "a value was lost or duplicated");
+            assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+        });
+    }
+
+    /// A sender blocked on a full channel is woken when the receiver takes a value.
+    #[test]
+    fn loom_a_full_channel_wakes_the_blocked_sender() {
+        loom::model(|| {
+            let (tx, mut rx) = channel(1);
+            tx.try_send(1).unwrap();
+            let sender = loom::thread::spawn(move || block_on(tx.send(2)).unwrap());
+            assert_eq!(block_on(rx.recv()), Some(1));
+            assert_eq!(block_on(rx.recv()), Some(2));
+            sender.join().unwrap();
+        });
+    }
+
+    /// A waiting `reserve` is dropped while the receiver hands it the freed slot: the slot
+    /// must come back, not vanish with the future.
+    #[test]
+    fn loom_a_cancelled_reserve_gives_its_slot_back() {
+        loom::model(|| {
+            let (tx, mut rx) = channel(1);
+            tx.try_send(1).unwrap();
+            let waker = TestWaker::new();
+            let mut reserve = tx.reserve();
+            assert!(poll_once(Pin::new(&mut reserve), &waker).is_pending());
+            let receiver = loom::thread::spawn(move || {
+                assert_eq!(rx.try_recv(), Ok(1));
+                rx
+            });
+            drop(reserve);
+            let _rx = receiver.join().unwrap();
+            assert!(tx.try_send(2).is_ok(), "the slot was lost");
+        });
+    }
+}
