@@ -262,8 +262,9 @@ mod loom_tests {
         });
     }
 
-    /// Two senders, capacity 1, and the receiver closes after one value: the sender still
-    /// waiting is woken with its value back; every value is received or returned, once.
+    /// Two senders, capacity 1, and the receiver closes while they send: a sender waiting for
+    /// the slot is woken with its value back, buffered values still drain, and every value is
+    /// received or returned, exactly once.
     #[test]
     fn loom_close_with_two_senders_capacity_one_loses_nothing() {
         loom::model(|| {
@@ -271,8 +272,8 @@ mod loom_tests {
             let tx2 = tx1.clone();
             let a = loom::thread::spawn(move || block_on(tx1.send(1)).err().map(|e| e.0));
             let b = loom::thread::spawn(move || block_on(tx2.send(2)).err().map(|e| e.0));
-            let mut seen = vec![block_on(rx.recv()).unwrap()];
             rx.close();
+            let mut seen = Vec::new();
             while let Some(v) = block_on(rx.recv()) {
                 seen.push(v);
             }
