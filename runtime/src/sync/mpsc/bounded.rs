@@ -262,9 +262,9 @@ mod loom_tests {
         });
     }
 
-    /// Two senders, capacity 1, and the receiver closes while they send: a sender waiting for
-    /// the slot is woken with its value back, buffered values still drain, and every value is
-    /// received or returned, exactly once.
+    /// Two senders, capacity 1, and the receiver closes after one value, when the other
+    /// sender may hold the freed slot without having sent yet: `recv` must wait for that
+    /// value rather than report the end; every value is received or returned, exactly once.
     #[test]
     fn loom_close_with_two_senders_capacity_one_loses_nothing() {
         loom::model(|| {
@@ -272,8 +272,8 @@ mod loom_tests {
             let tx2 = tx1.clone();
             let a = loom::thread::spawn(move || block_on(tx1.send(1)).err().map(|e| e.0));
             let b = loom::thread::spawn(move || block_on(tx2.send(2)).err().map(|e| e.0));
+            let mut seen = vec![block_on(rx.recv()).unwrap()];
             rx.close();
-            let mut seen = Vec::new();
             while let Some(v) = block_on(rx.recv()) {
                 seen.push(v);
             }
@@ -282,6 +282,23 @@ mod loom_tests {
             seen.sort();
             assert_eq!(seen, [1, 2], "a value was lost or duplicated");
             assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+        });
+    }
+
+    /// A sender waits behind a held permit when the receiver closes: the close must wake it
+    /// with its value back (nothing else would), and the permit still delivers afterwards.
+    #[test]
+    fn loom_close_wakes_a_sender_blocked_behind_a_permit() {
+        loom::model(|| {
+            let (tx, mut rx) = channel(1);
+            let holder = tx.clone();
+            let permit = block_on(holder.reserve()).unwrap();
+            let sender = loom::thread::spawn(move || block_on(tx.send(2)).err().map(|e| e.0));
+            rx.close();
+            assert_eq!(sender.join().unwrap(), Some(2));
+            permit.send(1);
+            assert_eq!(block_on(rx.recv()), Some(1));
+            assert_eq!(block_on(rx.recv()), None, "closed, drained and no permit out");
         });
     }
 
