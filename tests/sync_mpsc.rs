@@ -59,7 +59,10 @@ fn every_value_from_many_senders_arrives_exactly_once() {
         let mut count = 0;
         while let Some(v) = rx.recv().await {
             let (s, i) = ((v / 1_000_000) as usize, v % 1_000_000);
-            assert_eq!(i, next[s], "sender {s}: a value was lost, duplicated or reordered");
+            assert_eq!(
+                i, next[s],
+                "sender {s}: a value was lost, duplicated or reordered"
+            );
             next[s] += 1;
             count += 1;
         }
@@ -79,7 +82,10 @@ fn senders_waiting_on_a_full_channel_are_served_in_arrival_order() {
         }
         assert_eq!(rx.recv().await, Some("first"));
         // The freed slot went to "a", which has not run yet: a newcomer cannot take it.
-        assert!(matches!(tx.try_send("late"), Err(TrySendError::Full("late"))));
+        assert!(matches!(
+            tx.try_send("late"),
+            Err(TrySendError::Full("late"))
+        ));
         let mut order = Vec::new();
         for _ in 0..3 {
             order.push(rx.recv().await.unwrap());
@@ -123,7 +129,10 @@ fn an_abandoned_send_is_not_delivered_and_frees_its_place() {
         assert!(matches!(rx.recv().await, Some(None)));
         send.await.unwrap();
         assert!(matches!(rx.recv().await, Some(None)));
-        assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)), "nothing else arrived");
+        assert!(
+            matches!(rx.try_recv(), Err(TryRecvError::Empty)),
+            "nothing else arrived"
+        );
     });
 }
 
@@ -156,10 +165,18 @@ fn close_stops_sends_but_buffered_and_permitted_values_still_drain() {
         assert_eq!(tx.send(3).await.unwrap_err().0, 3);
         assert!(matches!(tx.try_send(4), Err(TrySendError::Closed(4))));
         assert_eq!(rx.recv().await, Some(1));
-        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty), "a permit is still out");
+        assert_eq!(
+            rx.try_recv(),
+            Err(TryRecvError::Empty),
+            "a permit is still out"
+        );
         permit.send(2);
         assert_eq!(rx.recv().await, Some(2));
-        assert_eq!(rx.recv().await, None, "closed and drained, with senders alive");
+        assert_eq!(
+            rx.recv().await,
+            None,
+            "closed and drained, with senders alive"
+        );
     });
 }
 
@@ -174,7 +191,10 @@ fn waiting_senders_are_woken_with_an_error_when_the_receiver_goes() {
         });
         weft::yield_now().await;
         drop(rx);
-        assert_eq!(within(Duration::from_secs(5), waiting).await.unwrap(), Err(1));
+        assert_eq!(
+            within(Duration::from_secs(5), waiting).await.unwrap(),
+            Err(1)
+        );
     });
 }
 
@@ -186,10 +206,16 @@ fn dropping_the_receiver_drops_buffered_values_and_later_permitted_ones() {
     // The channel has room, so `reserve` is ready at once; no runtime needed.
     let permit = weft::task::block_on(tx.reserve()).unwrap();
     drop(rx);
-    assert!(buffered_flag.is_dropped(), "a buffered value outlived the receiver");
+    assert!(
+        buffered_flag.is_dropped(),
+        "a buffered value outlived the receiver"
+    );
     let (late, late_flag) = drop_guard();
     permit.send(late);
-    assert!(late_flag.is_dropped(), "a value sent through a permit after the drop was kept");
+    assert!(
+        late_flag.is_dropped(),
+        "a value sent through a permit after the drop was kept"
+    );
 }
 
 #[test]

@@ -59,7 +59,10 @@ impl TestWaker {
 }
 
 /// Polls `fut` once with `waker`.
-pub(crate) fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>, waker: &TestWaker) -> Poll<F::Output> {
+pub(crate) fn poll_once<F: Future + ?Sized>(
+    fut: Pin<&mut F>,
+    waker: &TestWaker,
+) -> Poll<F::Output> {
     fut.poll(&mut Context::from_waker(&waker.waker))
 }
 

@@ -448,7 +448,10 @@ mod loom_tests {
             };
             drop(rx);
             let sent = sender.join().unwrap();
-            assert!(sent || received.is_none(), "received a value the sender got back");
+            assert!(
+                sent || received.is_none(),
+                "received a value the sender got back"
+            );
             drop(received);
             assert_eq!(LoomArc::strong_count(&value), 1, "the value leaked");
         });

@@ -298,7 +298,11 @@ mod loom_tests {
             assert_eq!(sender.join().unwrap(), Some(2));
             permit.send(1);
             assert_eq!(block_on(rx.recv()), Some(1));
-            assert_eq!(block_on(rx.recv()), None, "closed, drained and no permit out");
+            assert_eq!(
+                block_on(rx.recv()),
+                None,
+                "closed, drained and no permit out"
+            );
         });
     }
 
