@@ -40,3 +40,22 @@ mod wait_list;
 pub use mutex::{Lock, Mutex, MutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
 pub use wait_group::WaitGroup;
+
+/// Send/Sync facts: every handle may move to, and be shared with, other threads (wakers run
+/// anywhere, and the multi-thread scheduler moves tasks), given contents that allow it.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<oneshot::Sender<Vec<u8>>>();
+    send_sync::<oneshot::Receiver<Vec<u8>>>();
+    send_sync::<mpsc::Sender<Vec<u8>>>();
+    send_sync::<mpsc::UnboundedSender<Vec<u8>>>();
+    send_sync::<mpsc::Receiver<Vec<u8>>>();
+    send_sync::<mpsc::Reserve<'static, Vec<u8>>>();
+    send_sync::<mpsc::Permit<'static, Vec<u8>>>();
+    send_sync::<Notify>();
+    send_sync::<Notified<'static>>();
+    send_sync::<Mutex<Vec<u8>>>();
+    send_sync::<Lock<'static, Vec<u8>>>();
+    send_sync::<MutexGuard<'static, Vec<u8>>>();
+    send_sync::<WaitGroup>();
+};

@@ -299,6 +299,15 @@ impl<T> fmt::Debug for Lock<'_, T> {
 
 /// Access to the value of a locked [`Mutex`]; dropping it unlocks (handing the lock to the
 /// oldest waiter, if any).
+///
+/// It is `Send` when `T` is (a task holding it may move), but `Sync` only when `T` is, since a
+/// shared guard hands out `&T`:
+///
+/// ```compile_fail
+/// fn shared<T: Sync>(_: &T) {}
+/// let mutex = weft_runtime::sync::Mutex::new(std::cell::Cell::new(1));
+/// shared(&mutex.try_lock().unwrap()); // `Cell` is not `Sync`
+/// ```
 pub struct MutexGuard<'a, T> {
     mutex: &'a Mutex<T>,
     /// Makes the guard `Send` when `T: Send` and `Sync` only when `T: Sync` (the guard hands
