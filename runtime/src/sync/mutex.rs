@@ -256,12 +256,14 @@ impl<'a, T> Future for Lock<'a, T> {
             }
             Some(key) => {
                 let mut waiters = lock(&mutex.waiters);
-                if waiters.update_waker(key, cx.waker()) {
-                    return Poll::Pending;
+                match waiters.poll(key, cx.waker()) {
+                    None => Poll::Pending,
+                    // The lock was handed to us (step 5).
+                    Some(()) => {
+                        this.key = None;
+                        Poll::Ready(mutex.guard())
+                    }
                 }
-                waiters.remove(key);
-                this.key = None;
-                Poll::Ready(mutex.guard())
             }
         }
     }

@@ -180,8 +180,7 @@ impl Future for Notified<'_> {
                 }
             }
             Some(key) => {
-                if !state.waiters.update_waker(key, cx.waker()) {
-                    state.waiters.remove(key);
+                if state.waiters.poll(key, cx.waker()).is_some() {
                     this.key = None;
                     this.done = true;
                 }

@@ -10,10 +10,10 @@
 //!    (or all of them with [`WaitList::wake_all`]): the entry leaves the queue but stays in the
 //!    slab, carrying a *mark* (what the waiter was given: a slot, the lock, a notification), and
 //!    the waker is handed back to be woken after the lock is released.
-//! 3. **Observe.** On its next poll the future calls [`WaitList::remove`]: it frees its entry
-//!    and learns the mark (`None` while still queued). A waker change while queued goes through
-//!    [`WaitList::update_waker`], which clones only when `will_wake` says the waker changed.
-//! 4. **Cancel.** A future dropped while parked calls [`WaitList::remove`] too; when the mark
+//! 3. **Observe.** On its next poll the future calls [`WaitList::poll`]: once woken, that frees
+//!    its entry and returns the mark; while still queued, it refreshes the stored waker,
+//!    cloning only when `will_wake` says the task changed.
+//! 4. **Cancel.** A future dropped while parked calls [`WaitList::remove`]; when the mark
 //!    says it had already been given something, it passes that on (to the next waiter, or back
 //!    to the primitive), so dropping a future never loses a slot, the lock or a notification.
 //!
@@ -79,18 +79,19 @@ impl<M> WaitList<M> {
         key
     }
 
-    /// Step 3: replaces the waker of queued entry `key` unless the stored one wakes the same
-    /// task. Returns `false` (doing nothing) when the entry was already woken.
-    pub(crate) fn update_waker(&mut self, key: usize, waker: &Waker) -> bool {
+    /// Step 3: if entry `key` was woken, frees it and returns its mark. Otherwise keeps it
+    /// queued with `waker` (replacing the stored one unless that wakes the same task) and
+    /// returns `None`.
+    pub(crate) fn poll(&mut self, key: usize, waker: &Waker) -> Option<M> {
         let entry = &mut self.entries[key];
         if entry.mark.is_some() {
-            return false;
+            return self.entries.remove(key).mark;
         }
         match &mut entry.waker {
             Some(stored) if stored.will_wake(waker) => {}
             slot => *slot = Some(waker.clone()),
         }
-        true
+        None
     }
 
     /// Step 2: takes the oldest queued entry off the queue, marks it with `mark` and returns its
@@ -117,7 +118,7 @@ impl<M> WaitList<M> {
         wakers
     }
 
-    /// Steps 3 and 4: frees entry `key` (unlinking it if still queued) and returns its mark:
+    /// Step 4: frees entry `key` (unlinking it if still queued) and returns its mark:
     /// `None` if it was still queued, what it was given otherwise.
     pub(crate) fn remove(&mut self, key: usize) -> Option<M> {
         if self.entries[key].mark.is_none() {
@@ -174,14 +175,12 @@ mod tests {
         let b = list.push_back(Waker::noop());
         list.remove(b);
         let c = list.push_back(Waker::noop());
-        assert!(list.update_waker(c, Waker::noop()));
+        assert_eq!(list.poll(c, Waker::noop()), None, "still queued");
         list.wake_front('a');
         list.wake_front('c');
-        assert!(
-            !list.update_waker(c, Waker::noop()),
-            "a woken entry keeps no waker"
-        );
-        assert_eq!((list.remove(a), list.remove(c)), (Some('a'), Some('c')));
+        assert_eq!(list.poll(c, Waker::noop()), Some('c'));
+        assert_eq!(list.remove(a), Some('a'));
         assert!(list.is_empty());
+        assert!(list.entries.is_empty(), "every entry was freed");
     }
 }

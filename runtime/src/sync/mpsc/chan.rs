@@ -131,16 +131,13 @@ impl<T> Chan<T> {
                     return Poll::Pending;
                 }
             },
-            Some(k) => {
-                if state.waiters.update_waker(k, cx.waker()) {
-                    return Poll::Pending;
+            Some(k) => match state.waiters.poll(k, cx.waker()) {
+                None => return Poll::Pending,
+                Some(grant) => {
+                    *key = None;
+                    grant
                 }
-                *key = None;
-                match state.waiters.remove(k) {
-                    Some(grant) => grant,
-                    None => unreachable!("update_waker fails only for a woken waiter"),
-                }
-            }
+            },
         };
         match grant {
             Grant::Slot => Poll::Ready(Ok(())),
