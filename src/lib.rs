@@ -60,13 +60,35 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! Tasks talk through [`sync`]: a [`sync::oneshot`] per reply, [`sync::mpsc`] queues (bounded
+//! ones make fast senders wait), [`sync::Notify`], an async [`sync::Mutex`] that may be held
+//! across `.await`, and a [`sync::WaitGroup`]. Synchronous code (a plain thread) uses their
+//! `blocking_*` methods.
+//!
+//! ```
+//! use weft::sync::{mpsc, oneshot};
+//!
+//! weft::Runtime::new()?.block_on(async {
+//!     let (jobs, mut inbox) = mpsc::channel::<(u64, oneshot::Sender<u64>)>(16);
+//!     weft::spawn(async move {
+//!         while let Some((n, reply)) = inbox.recv().await {
+//!             let _ = reply.send(n * n);
+//!         }
+//!     });
+//!     let (reply, answer) = oneshot::channel();
+//!     jobs.send((12, reply)).await.unwrap();
+//!     assert_eq!(answer.await, Ok(144));
+//! });
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
 //! Signals arrive as streams ([`signal::ctrl_c`], [`signal::signal`]);
 //! [`Runtime::metrics`] counts tasks, polls, stalls and pool threads.
 //!
 //! The reactor runs on edge-triggered `epoll` by default; `WEFT_BACKEND=poll` (or
 //! [`Builder::backend`]) switches to the `poll(2)` fallback. The crates underneath are
 //! `weft-reactor` (readiness, timers, wake-ups; knows only `Waker`) and `weft-runtime` (tasks,
-//! scheduler, blocking pool, `net`, `time`, `fs`, `signal`).
+//! scheduler, blocking pool, `net`, `time`, `fs`, `signal`, `sync`).
 
 #![warn(
     missing_docs,
@@ -76,8 +98,8 @@
 )]
 
 pub use weft_runtime::{
-    fs, net, signal, spawn, spawn_blocking, spawn_local, task, time, yield_now, Backend, Builder,
-    Handle, JoinError, JoinHandle, Runtime, RuntimeMetrics,
+    fs, net, signal, spawn, spawn_blocking, spawn_local, sync, task, time, yield_now, Backend,
+    Builder, Handle, JoinError, JoinHandle, Runtime, RuntimeMetrics,
 };
 
 /// The async I/O traits weft's streams implement (from `futures-io`), for code generic over

@@ -1,5 +1,6 @@
-//! weft's Future executor: tasks, the current-thread scheduler, networking and time, on the
-//! `weft-reactor` event loop. Use it through the `weft` facade crate.
+//! weft's Future executor: tasks, the current-thread scheduler, networking, time, and channels
+//! and locks for tasks and coroutines (`sync`), on the `weft-reactor` event loop. Use it through
+//! the `weft` facade crate.
 
 #![warn(
     missing_docs,
@@ -17,6 +18,7 @@ mod runtime;
 mod scheduler;
 mod shim;
 pub mod signal;
+pub mod sync;
 pub mod task;
 pub mod time;
 

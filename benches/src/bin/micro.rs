@@ -10,8 +10,10 @@
 //!
 //! `--write` also saves the table to `benches/results/micro-<date>.md`.
 
+use std::cell::Cell;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -31,6 +33,80 @@ const REPEATS: usize = 25;
 const YIELD_EVERY: u32 = 64;
 
 const COMMAND: &str = "taskset -c 0 cargo run --release -p weft-benches --bin micro -- --write";
+
+/// Round trips between two tasks through channels: the same code for both runtimes, which
+/// differ only in the channel module (`weft::sync` or `tokio::sync`) and `spawn`.
+macro_rules! ping_pong {
+    ($sync:path, $spawn:path) => {{
+        use $sync as sync;
+
+        /// One ping: where to answer, and where the next ping will come from.
+        struct Ping {
+            pong: sync::oneshot::Sender<()>,
+            next: sync::oneshot::Receiver<Ping>,
+        }
+
+        /// oneshot: each round trip makes two fresh channels (ping and pong), as a
+        /// request/reply protocol does; the first carries the receiver of the next ping.
+        async fn oneshot() -> f64 {
+            let (first_tx, mut first_rx) = sync::oneshot::channel::<Ping>();
+            let echo = $spawn(async move {
+                while let Ok(Ping { pong, next }) = first_rx.await {
+                    let _ = pong.send(());
+                    first_rx = next;
+                }
+            });
+            let next_ping = Rc::new(Cell::new(Some(first_tx)));
+            let ns = measure(|| {
+                let next_ping = next_ping.clone();
+                async move {
+                    let (pong_tx, pong_rx) = sync::oneshot::channel();
+                    let (next_tx, next_rx) = sync::oneshot::channel();
+                    let ping = next_ping.take().expect("one round trip at a time");
+                    let sent = ping.send(Ping {
+                        pong: pong_tx,
+                        next: next_rx,
+                    });
+                    assert!(sent.is_ok(), "the echo task is alive");
+                    next_ping.set(Some(next_tx));
+                    pong_rx.await.unwrap();
+                }
+            })
+            .await;
+            drop(next_ping); // the echo task's receiver fails, and it ends
+            echo.await.unwrap();
+            ns
+        }
+
+        /// mpsc: a bounded channel of capacity 1 each way; one round trip is a send and a
+        /// receive on each side.
+        async fn mpsc() -> f64 {
+            let (ping_tx, mut ping_rx) = sync::mpsc::channel::<u64>(1);
+            let (pong_tx, pong_rx) = sync::mpsc::channel::<u64>(1);
+            let echo = $spawn(async move {
+                while let Some(v) = ping_rx.recv().await {
+                    pong_tx.send(v + 1).await.unwrap();
+                }
+            });
+            let pong_rx = Rc::new(Cell::new(Some(pong_rx)));
+            let ns = measure(|| {
+                let (ping_tx, pong_rx) = (&ping_tx, pong_rx.clone());
+                async move {
+                    let mut rx = pong_rx.take().expect("one round trip at a time");
+                    ping_tx.send(1).await.unwrap();
+                    assert_eq!(rx.recv().await, Some(2));
+                    pong_rx.set(Some(rx));
+                }
+            })
+            .await;
+            drop(ping_tx);
+            echo.await.unwrap();
+            ns
+        }
+
+        (oneshot().await, mpsc().await)
+    }};
+}
 
 /// One row of the table: the median ns/op on each runtime.
 struct Row {
@@ -124,7 +200,7 @@ async fn cross_thread_wake() -> f64 {
     ns
 }
 
-fn weft_suite() -> [f64; 5] {
+fn weft_suite() -> [f64; 7] {
     let rt = weft::Runtime::new().expect("weft runtime");
     rt.block_on(async {
         let spawn = measure(|| async {
@@ -154,11 +230,12 @@ fn weft_suite() -> [f64; 5] {
         })
         .await;
         let wake = cross_thread_wake().await;
-        [spawn, yield_, timer, blocking, wake]
+        let (oneshot, mpsc) = ping_pong!(weft::sync, weft::spawn);
+        [spawn, yield_, timer, blocking, wake, oneshot, mpsc]
     })
 }
 
-fn tokio_suite() -> [f64; 5] {
+fn tokio_suite() -> [f64; 7] {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -191,16 +268,19 @@ fn tokio_suite() -> [f64; 5] {
         })
         .await;
         let wake = cross_thread_wake().await;
-        [spawn, yield_, timer, blocking, wake]
+        let (oneshot, mpsc) = ping_pong!(tokio::sync, tokio::spawn);
+        [spawn, yield_, timer, blocking, wake, oneshot, mpsc]
     })
 }
 
-const NAMES: [&str; 5] = [
+const NAMES: [&str; 7] = [
     "spawn + join",
     "yield_now",
     "timer insert + cancel (sleep 1 s, poll once, drop)",
     "spawn_blocking + join",
     "wake from another thread (round trip)",
+    "oneshot ping-pong (round trip: two channels made, two sends, two receives)",
+    "mpsc ping-pong (round trip, bounded capacity 1 each way)",
 ];
 
 fn table(rows: &[Row]) -> String {
@@ -282,7 +362,10 @@ fn report(table: &str, date: &str, elapsed: Duration) -> String {
          budget (128 per poll on both runtimes) never runs out and every poll reaches the timer. The wake row is a round trip: the task sends a message over a \
          std channel to a std thread, which sets a flag and wakes the task's stored waker; with \
          `taskset -c 0` both threads share one CPU. spawn_blocking runs a no-op closure on each \
-         runtime's blocking pool.\n",
+         runtime's blocking pool. The ping-pong rows run the same code on `weft::sync` and \
+         `tokio::sync`: a spawned echo task answers the measuring task; a oneshot round trip \
+         makes the two channels it uses (the ping carries the receiver of the next ping), an \
+         mpsc round trip sends and receives once on each of two capacity-1 channels.\n",
         batch = BATCH_TARGET.as_millis(),
         warm = WARMUP.as_millis(),
         nproc = shell("nproc", &["--all"]),
