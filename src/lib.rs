@@ -80,6 +80,9 @@ pub use weft_runtime::{
     Handle, JoinError, JoinHandle, Runtime, RuntimeMetrics,
 };
 
+pub use weft_coroutines as coroutines;
+pub use weft_coroutines::go;
+
 /// The async I/O traits weft's streams implement (from `futures-io`), for code generic over
 /// runtimes. weft's own types also have inherent `read`, `write`, `read_exact` and `write_all`.
 pub mod io {
