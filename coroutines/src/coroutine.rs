@@ -231,19 +231,35 @@ impl Drop for Running<'_> {
     }
 }
 
-/// The coroutine-wait seam: poll with the current poll's context, suspend while pending.
+/// The coroutine-wait seam that weft-runtime's `block_on` calls on a coroutine's stack.
 fn wait(poll: &mut dyn FnMut(&mut Context<'_>) -> Poll<()>) {
+    // SAFETY: the seam is installed only while `Running` is alive, i.e. while code on this
+    // thread runs on the resumed coroutine's stack.
+    unsafe { park_on(std::future::poll_fn(poll)) };
+}
+
+/// Runs `fut` to completion on the running coroutine's stack: polls it with the current poll's
+/// context and suspends the stack while it is pending.
+///
+/// The crate's own sockets call this directly (monomorphised, no `dyn` hops), the runtime's
+/// `block_on` reaches it through [`wait`].
+///
+/// # Safety
+/// The caller runs on a coroutine's stack (`in_coroutine()` is true).
+#[inline]
+pub(crate) unsafe fn park_on<F: Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
     loop {
         // Read afresh after every resume: nothing thread-local is cached across a suspend.
         let current = CURRENT.with(Cell::get);
-        // SAFETY: the seam is installed only while `Running` is alive, and `Running` set
-        // CURRENT to a `Current` that the resuming future keeps alive, and its `cx` to the
-        // live `Context` of this very poll (a no-op one while being dropped).
+        // SAFETY: on a coroutine's stack (the caller's contract), `Running` set CURRENT to a
+        // `Current` that the resuming future keeps alive, and its `cx` to the live `Context`
+        // of this very poll (a no-op one while the coroutine is being dropped).
         let current = unsafe { &*current };
         // SAFETY: as above; the context is used only until this stack suspends.
         let cx = unsafe { &mut *current.cx.get() };
-        if poll(cx).is_ready() {
-            return;
+        if let Poll::Ready(output) = fut.as_mut().poll(cx) {
+            return output;
         }
         if std::thread::panicking() {
             cannot_park(current);

@@ -38,7 +38,7 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::coroutine::{place, refuse_while_panicking, Place};
+use crate::coroutine::{in_coroutine, park_on, place, refuse_while_panicking, Place};
 use crate::wait::block_on;
 
 /// Runs a socket future to completion from synchronous code (see the module docs), bounded by
@@ -48,17 +48,17 @@ pub(crate) fn io_wait<F, T>(fut: F, timeout: Option<Duration>, what: &str) -> io
 where
     F: Future<Output = io::Result<T>>,
 {
+    if in_coroutine() && !std::thread::panicking() {
+        return match timeout {
+            // SAFETY: `in_coroutine` says this runs on a coroutine's stack.
+            None => unsafe { park_on(fut) },
+            // SAFETY: as above.
+            Some(limit) => unsafe { park_on(weft_runtime::time::timeout(limit, fut)) }
+                .unwrap_or_else(|_| Err(timed_out(what, limit))),
+        };
+    }
     match place() {
-        Place::Coroutine => {
-            if std::thread::panicking() {
-                return Err(refuse_while_panicking());
-            }
-            match timeout {
-                None => block_on(fut),
-                Some(limit) => block_on(weft_runtime::time::timeout(limit, fut))
-                    .unwrap_or_else(|_| Err(timed_out(what, limit))),
-            }
-        }
+        Place::Coroutine => Err(refuse_while_panicking()),
         Place::Loop => Err(io::Error::other(format!(
             "weft coroutines: {what} on an event-loop thread outside a coroutine would stall \
              the loop; call it from a coroutine (weft::go) or use weft::net in async code"
