@@ -56,6 +56,9 @@ fn a_hundred_thousand_sleeping_coroutines_all_finish() {
         "{COROUTINES} parked coroutines: RSS {} MiB ({per_coroutine} B each), {maps_peak} maps",
         rss_peak >> 20
     );
-    assert!(rss_peak < 2 << 30, "RSS {rss_peak} B with {COROUTINES} sleepers");
+    assert!(
+        rss_peak < 2 << 30,
+        "RSS {rss_peak} B with {COROUTINES} sleepers"
+    );
     assert!(maps_peak < 65_530, "{maps_peak} maps");
 }

@@ -18,6 +18,12 @@
 //! 5. Only the scheduler of the thread that owns the coroutine polls it, and never twice at
 //!    once, so a wake can never resume a stack that is running.
 //!
+//! The event itself must reach the poll through synchronisation the poll acquires (a lock, as
+//! weft's join-waker slot and blocking-pool queue use, or an atomic read-modify-write): a wake
+//! that finds the task already queued writes nothing to the task word, so an event published
+//! with a plain store could be read stale by that queued poll. (The first version of the model
+//! below used a plain flag, and loom found exactly that.)
+//!
 //! `ParkState` is the coroutine's own check of step 5: resuming a stack that is already running
 //! aborts instead of corrupting it. The loom model below runs this guard together with a
 //! faithful copy of the task word's transitions (steps 1–4) against a waker on another thread.
@@ -60,7 +66,7 @@ impl ParkState {
 mod tests {
     use super::ParkState;
     use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    use loom::sync::Arc;
+    use loom::sync::{Arc, Mutex};
     use loom::thread;
 
     // The task word's bits, as weft-runtime's `task/state.rs` uses them.
@@ -72,8 +78,9 @@ mod tests {
     struct Model {
         word: AtomicUsize,
         park: ParkState,
-        /// The event the coroutine waits for (a socket turning readable).
-        ready: AtomicBool,
+        /// The event the coroutine waits for, published under a lock as weft's hand-offs do
+        /// (the join-waker slot, the blocking pool's queue): a completion, a message.
+        ready: Mutex<bool>,
         /// The coroutine saw the event and returned.
         finished: AtomicBool,
     }
@@ -110,7 +117,7 @@ mod tests {
             );
             assert!(self.park.enter(), "a wake resumed a running stack");
             // The coroutine polls its future (registering the waker), then suspends or returns.
-            let done = self.ready.load(Ordering::Acquire);
+            let done = *self.ready.lock().unwrap();
             if done {
                 self.finished.store(true, Ordering::Release);
             }
@@ -143,14 +150,14 @@ mod tests {
             let model = Arc::new(Model {
                 word: AtomicUsize::new(SCHEDULED),
                 park: ParkState::new(),
-                ready: AtomicBool::new(false),
+                ready: Mutex::new(false),
                 finished: AtomicBool::new(false),
             });
             // The reactor on another thread: the event happens, then the wake.
             let waker = {
                 let model = model.clone();
                 thread::spawn(move || {
-                    model.ready.store(true, Ordering::Release);
+                    *model.ready.lock().unwrap() = true;
                     model.wake()
                 })
             };
@@ -163,7 +170,11 @@ mod tests {
             if waker.join().unwrap() {
                 while model.run() {}
             }
-            assert!(model.finished.load(Ordering::Acquire), "the wake was lost");
+            assert!(
+                model.finished.load(Ordering::Acquire),
+                "the wake was lost: word {:#x}",
+                model.word.load(Ordering::SeqCst)
+            );
         });
     }
 
@@ -173,14 +184,14 @@ mod tests {
             let model = Arc::new(Model {
                 word: AtomicUsize::new(SCHEDULED),
                 park: ParkState::new(),
-                ready: AtomicBool::new(false),
+                ready: Mutex::new(false),
                 finished: AtomicBool::new(false),
             });
             let wakers: Vec<_> = (0..2)
                 .map(|_| {
                     let model = model.clone();
                     thread::spawn(move || {
-                        model.ready.store(true, Ordering::Release);
+                        *model.ready.lock().unwrap() = true;
                         model.wake()
                     })
                 })
@@ -191,7 +202,11 @@ mod tests {
                     while model.run() {}
                 }
             }
-            assert!(model.finished.load(Ordering::Acquire), "the wake was lost");
+            assert!(
+                model.finished.load(Ordering::Acquire),
+                "the wake was lost: word {:#x}",
+                model.word.load(Ordering::SeqCst)
+            );
         });
     }
 }

@@ -1,7 +1,7 @@
 //! Blocking-looking TCP and UDP: `std::net`'s shapes, `std::io::Read`/`Write`, weft's reactor.
 //!
 //! Each type wraps its `weft_runtime::net` counterpart; every call is that type's future under
-//! [`block_on`](crate::block_on), so the coroutine parks while the socket is not ready and the
+//! [`block_on`], so the coroutine parks while the socket is not ready and the
 //! loop runs everything else. End of stream is `Ok(0)`; a reset connection is an `io::Error`
 //! of kind `ConnectionReset`, exactly as with `std::net`.
 //!
