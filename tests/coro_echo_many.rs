@@ -18,6 +18,8 @@ use weft::coroutines::{self, net::TcpListener, net::TcpStream};
 
 const CONNECTIONS: usize = 10_000;
 const CLIENT: &str = "WEFT_TEST_CORO_ECHO_ADDR";
+/// Generous for loaded CI machines and the `poll(2)` backend (about 10 s there, 2 s on epoll).
+const LIMIT: Duration = Duration::from_secs(120);
 const TEST: &str = "ten_thousand_concurrent_coroutine_connections_echo_every_byte";
 
 /// Connection `i`'s payload: 1 B to 16 KiB of PRNG bytes.
@@ -46,7 +48,7 @@ fn client(addr: SocketAddr, i: usize, connected: Arc<AtomicUsize>) -> io::Result
     let stream = Arc::new(TcpStream::connect(addr)?);
     connected.fetch_add(1, Ordering::Relaxed);
     while connected.load(Ordering::Relaxed) < CONNECTIONS {
-        coroutines::sleep(Duration::from_millis(2));
+        coroutines::sleep(Duration::from_millis(50));
     }
     let data = payload(i);
     let sent = Checksum::of(&data);
@@ -83,7 +85,7 @@ fn client(addr: SocketAddr, i: usize, connected: Arc<AtomicUsize>) -> io::Result
 fn run_clients(addr: SocketAddr) {
     let limit = util::raise_nofile(CONNECTIONS as u64 + 200);
     assert!(limit > CONNECTIONS as u64 + 100, "RLIMIT_NOFILE {limit}");
-    let failures = util::run_coro(move || {
+    let failures = util::run_coro_for(LIMIT, move || {
         let connected = Arc::new(AtomicUsize::new(0));
         let clients: Vec<_> = (0..CONNECTIONS)
             .map(|i| {
@@ -115,7 +117,7 @@ fn ten_thousand_concurrent_coroutine_connections_echo_every_byte() {
     let limit = util::raise_nofile(CONNECTIONS as u64 + 200);
     assert!(limit > CONNECTIONS as u64 + 100, "RLIMIT_NOFILE {limit}");
     let expected: u64 = (0..CONNECTIONS).map(|i| payload(i).len() as u64).sum();
-    let (echoed, child) = util::run_coro(|| {
+    let (echoed, child) = util::run_coro_for(LIMIT, || {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let child = weft::go(move || {

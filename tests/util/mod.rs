@@ -457,7 +457,17 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    match run(async { weft::go(f).await }) {
+    run_coro_for(LIMIT, f)
+}
+
+/// [`run_coro`], bounded by `limit`.
+#[track_caller]
+pub fn run_coro_for<T, F>(limit: Duration, f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match run_for(limit, async { weft::go(f).await }) {
         Ok(value) => value,
         Err(e) => match e.try_into_panic() {
             Ok(payload) => std::panic::resume_unwind(payload),
