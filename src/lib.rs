@@ -82,6 +82,35 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! The same loop runs **coroutines** too ([`coroutines`], [`go`]): code written in `std::io`
+//! style (`read`, `write_all`, `sleep`, `join`) on its own stack, which parks instead of
+//! blocking; coroutines and async tasks share the scheduler, reactor and timers, and wait on
+//! each other.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use weft::coroutines::net::TcpStream;
+//!
+//! weft::Runtime::new()?.block_on(async {
+//!     let listener = weft::net::TcpListener::bind("127.0.0.1:0")?; // async side
+//!     let addr = listener.local_addr()?;
+//!     let client = weft::go(move || -> std::io::Result<Vec<u8>> {
+//!         let mut stream = TcpStream::connect(addr)?; // parks the coroutine, not the thread
+//!         stream.write_all(b"ping")?;
+//!         let mut reply = vec![0; 4];
+//!         stream.read_exact(&mut reply)?;
+//!         Ok(reply)
+//!     });
+//!     let (mut conn, _) = listener.accept().await?;
+//!     let mut ping = [0; 4];
+//!     conn.read_exact(&mut ping).await?;
+//!     conn.write_all(b"pong").await?;
+//!     assert_eq!(client.await.unwrap()?, b"pong"); // async awaits a coroutine
+//!     Ok::<(), std::io::Error>(())
+//! })?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
 //! Signals arrive as streams ([`signal::ctrl_c`], [`signal::signal`]);
 //! [`Runtime::metrics`] counts tasks, polls, stalls and pool threads.
 //!
@@ -101,6 +130,9 @@ pub use weft_runtime::{
     fs, net, signal, spawn, spawn_blocking, spawn_local, sync, task, time, yield_now, Backend,
     Builder, Handle, JoinError, JoinHandle, Runtime, RuntimeMetrics,
 };
+
+pub use weft_coroutines as coroutines;
+pub use weft_coroutines::go;
 
 /// The async I/O traits weft's streams implement (from `futures-io`), for code generic over
 /// runtimes. weft's own types also have inherent `read`, `write`, `read_exact` and `write_all`.

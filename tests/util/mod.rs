@@ -446,3 +446,55 @@ impl<T> Future for OneshotRx<T> {
         Poll::Pending
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Coroutines
+
+/// Runs `f` in a coroutine on a fresh runtime, bounded like [`run`]; panics in `f` resume here.
+#[track_caller]
+pub fn run_coro<T, F>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    run_coro_for(LIMIT, f)
+}
+
+/// [`run_coro`], bounded by `limit`.
+#[track_caller]
+pub fn run_coro_for<T, F>(limit: Duration, f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match run_for(limit, async { weft::go(f).await }) {
+        Ok(value) => value,
+        Err(e) => match e.try_into_panic() {
+            Ok(payload) => std::panic::resume_unwind(payload),
+            Err(e) => panic!("the test coroutine did not finish: {e}"),
+        },
+    }
+}
+
+/// This process's resident set size, from `/proc/self/statm`.
+pub fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("statm's resident field");
+    pages * 4096
+}
+
+/// Runs this test binary again as a child running only `test` (with `env` set), and returns its
+/// output. The child is how a test checks a crash, or gets its own descriptor limit.
+pub fn rerun_self(test: &str, env: &[(&str, String)]) -> std::process::Output {
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("running the test binary as a child")
+}

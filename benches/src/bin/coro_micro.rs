@@ -1,0 +1,90 @@
+//! Coroutine micro benchmarks: weft's coroutines against `may`'s, one operation at a time, each
+//! runtime on one thread.
+//!
+//! - spawn + join: a coroutine spawns an empty coroutine and joins it (parks until it ran).
+//! - park → wake → resume: a coroutine yields: its stack suspends, its wake queues it, the
+//!   scheduler resumes it (`coroutines::yield_now` / `may::coroutine::yield_now`).
+//!
+//! ```text
+//! taskset -c 0 cargo run --release -p weft-benches --bin coro_micro
+//! ```
+//!
+//! Each cell is the median of 25 batches of about 20 ms, after a 150 ms warm-up.
+
+use std::time::{Duration, Instant};
+
+const WARMUP: Duration = Duration::from_millis(150);
+const BATCH_TARGET: Duration = Duration::from_millis(20);
+const REPEATS: usize = 25;
+
+/// Median ns per call of `op` (run on the calling coroutine).
+fn measure(mut op: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    let mut warm: u64 = 0;
+    while start.elapsed() < WARMUP {
+        op();
+        warm += 1;
+    }
+    let per_op = start.elapsed().as_secs_f64() / warm as f64;
+    let batch = ((BATCH_TARGET.as_secs_f64() / per_op) as u64).max(1);
+    let mut samples: Vec<f64> = (0..REPEATS)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..batch {
+                op();
+            }
+            t.elapsed().as_secs_f64() * 1e9 / batch as f64
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[REPEATS / 2]
+}
+
+fn weft_rows() -> (f64, f64) {
+    let rt = weft::Runtime::builder()
+        .stall_detector(false)
+        .build()
+        .expect("weft runtime");
+    rt.block_on(async {
+        weft::go(|| {
+            let spawn_join = measure(|| weft::go(|| ()).join().unwrap());
+            let yield_now = measure(weft::coroutines::yield_now);
+            (spawn_join, yield_now)
+        })
+        .await
+        .unwrap()
+    })
+}
+
+/// `may::coroutine::spawn`, whose contract this file keeps: the closures touch no thread-local
+/// storage and never block the worker thread.
+fn may_go<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> may::coroutine::JoinHandle<T> {
+    // SAFETY: see above; every closure passed here only computes, yields or joins coroutines.
+    unsafe { may::coroutine::spawn(f) }
+}
+
+fn may_rows() -> (f64, f64) {
+    may::config().set_workers(1);
+    may_go(|| {
+        let spawn_join = measure(|| may_go(|| ()).join().unwrap());
+        let yield_now = measure(may::coroutine::yield_now);
+        (spawn_join, yield_now)
+    })
+    .join()
+    .unwrap()
+}
+
+fn main() {
+    let (weft_spawn, weft_yield) = weft_rows();
+    let (may_spawn, may_yield) = may_rows();
+    println!("| operation | weft ns/op | may ns/op | weft/may |");
+    println!("|---|---:|---:|---:|");
+    for (name, w, m) in [
+        ("coroutine spawn + join", weft_spawn, may_spawn),
+        ("park → wake → resume (yield_now)", weft_yield, may_yield),
+    ] {
+        println!("| {name} | {w:.1} | {m:.1} | {:.2}x |", w / m);
+    }
+}

@@ -1,0 +1,294 @@
+//! A coroutine as a weft task: [`CoroutineFuture::poll`] resumes the coroutine's stack, and
+//! the stack suspends whenever the code on it waits.
+//!
+//! # Waiting
+//!
+//! While a poll resumes a stack, this thread's [`CURRENT`] points at the coroutine's
+//! [`Current`] (which holds the poll's `Context`) and weft-runtime's coroutine-wait seam holds
+//! [`wait`]. `weft_runtime::task::block_on(fut)` called on the stack then runs `wait`, which
+//! polls `fut` with that `Context` and, while it is pending, suspends the stack: the task's
+//! poll returns `Pending` with the future's waker pointing at the task. When the waker fires,
+//! the scheduler polls the task again, the stack resumes inside `wait`, and `wait` polls again
+//! with the new poll's `Context`. Nothing read from a thread-local or from a `Context` is kept
+//! across a suspend: `wait` reads both afresh after every resume.
+//!
+//! # Unwinding
+//!
+//! A panic on the stack ends the coroutine; corosensei carries it out of `resume`, where the
+//! task machinery turns it into the `JoinHandle`'s `JoinError`. A coroutine dropped while
+//! parked (abort, runtime shutdown) is unwound on this thread: its destructors run from the
+//! point where it parked. A coroutine never parks while its thread is panicking: I/O returns an
+//! error, `sleep` and `yield_now` return at once, and any other wait that is not ready on its
+//! first poll aborts the process with a message (it could neither park nor finish).
+
+use std::cell::Cell;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::ptr;
+use std::rc::Rc;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+use corosensei::{Coroutine, CoroutineResult, Yielder};
+use weft_runtime::task::{set_coroutine_wait, CoroutineWait};
+
+use crate::overflow;
+use crate::park::ParkState;
+use crate::stack::Stack;
+
+/// What the thread knows about the coroutine it is running; [`CURRENT`] points here during a
+/// resume.
+#[derive(Debug)]
+pub(crate) struct Current {
+    /// The `Context` of the poll that is resuming the stack (null between polls).
+    cx: Cell<*mut Context<'static>>,
+    /// The stack's yielder, set by the coroutine's first instruction.
+    yielder: Cell<*const Yielder<(), ()>>,
+    /// The task id (set right after spawning, before the first resume).
+    pub(crate) id: Cell<u64>,
+    pub(crate) name: Option<Box<str>>,
+    /// The guard page, `start..end`, for the overflow handler.
+    pub(crate) guard: (usize, usize),
+    pub(crate) stack_size: usize,
+}
+
+thread_local! {
+    /// The coroutine this thread is running, or null.
+    pub(crate) static CURRENT: Cell<*const Current> = const { Cell::new(ptr::null()) };
+}
+
+/// Where the calling code runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// On a coroutine's stack: waits park the coroutine.
+    Coroutine,
+    /// On an event-loop thread outside any coroutine (async code): waits would stall the loop.
+    Loop,
+    /// On a thread without a runtime: waits block the thread.
+    Plain,
+}
+
+/// Where the calling code runs (one thread-local read when on a coroutine).
+#[inline]
+pub(crate) fn place() -> Place {
+    if in_coroutine() {
+        Place::Coroutine
+    } else if weft_runtime::Handle::try_current().is_ok() {
+        Place::Loop
+    } else {
+        Place::Plain
+    }
+}
+
+/// `true` when called on a coroutine's stack.
+///
+/// ```
+/// weft_runtime::Runtime::new()?.block_on(async {
+///     assert!(!weft_coroutines::in_coroutine());
+///     let inside = weft_coroutines::spawn(weft_coroutines::in_coroutine);
+///     assert!(inside.await.unwrap());
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[inline]
+pub fn in_coroutine() -> bool {
+    !CURRENT.with(Cell::get).is_null()
+}
+
+/// The error waits return instead of parking while the thread is panicking.
+pub(crate) fn refuse_while_panicking() -> io::Error {
+    io::Error::other(
+        "weft coroutines: a coroutine cannot park while its thread is panicking (a blocking \
+         call in a destructor during unwinding)",
+    )
+}
+
+/// The task that runs one coroutine.
+pub(crate) struct CoroutineFuture<T> {
+    /// `None` once the coroutine returned (its stack went back to the pool).
+    body: Option<Coroutine<(), (), T, Stack>>,
+    current: Rc<Current>,
+    park: ParkState,
+}
+
+impl<T: 'static> CoroutineFuture<T> {
+    /// A coroutine that will run `f` on `stack` when first polled; `current` describes it.
+    pub(crate) fn new<F>(stack: Stack, name: Option<Box<str>>, f: F) -> (Self, Rc<Current>)
+    where
+        F: FnOnce() -> T + 'static,
+    {
+        let current = Rc::new(Current {
+            cx: Cell::new(ptr::null_mut()),
+            yielder: Cell::new(ptr::null()),
+            id: Cell::new(0),
+            name,
+            guard: stack.guard(),
+            stack_size: stack.usable(),
+        });
+        let body = Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
+            let me = CURRENT.with(Cell::get);
+            // SAFETY: the first resume runs under `Running`, which set CURRENT to this
+            // coroutine's `Current`, kept alive by the future that is resuming us.
+            unsafe { (*me).yielder.set(yielder) };
+            f()
+        });
+        let future = CoroutineFuture {
+            body: Some(body),
+            current: current.clone(),
+            park: ParkState::new(),
+        };
+        (future, current)
+    }
+}
+
+impl<T> Future for CoroutineFuture<T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let this = self.get_mut();
+        let body = this
+            .body
+            .as_mut()
+            .expect("a coroutine's task is not polled after it returned");
+        if !body.started() {
+            // Best effort: without them an overflow is still stopped by the guard page, only
+            // without the message.
+            let _ = overflow::prepare_thread();
+        }
+        let running = Running::enter(&this.park, &this.current, cx);
+        let result = body.resume(());
+        drop(running);
+        match result {
+            CoroutineResult::Yield(()) => Poll::Pending,
+            CoroutineResult::Return(value) => {
+                if let Some(body) = this.body.take() {
+                    body.into_stack().recycle();
+                }
+                Poll::Ready(value)
+            }
+        }
+    }
+}
+
+impl<T> Drop for CoroutineFuture<T> {
+    fn drop(&mut self) {
+        let Some(mut body) = self.body.take() else {
+            return;
+        };
+        if body.started() && !body.done() {
+            // Parked: unwind the stack here, with the coroutine current so that waits in its
+            // destructors find it (and refuse to park: the thread is unwinding).
+            let waker = noop_waker();
+            let mut cx = Context::from_waker(&waker);
+            let running = Running::enter(&self.park, &self.current, &mut cx);
+            body.force_unwind();
+            drop(running);
+        } else {
+            // Finished (a panic) or never started (its closure is dropped here).
+            body.force_unwind();
+        }
+        body.into_stack().recycle();
+    }
+}
+
+/// The stack is running: `CURRENT`, the context and the wait seam are set until dropped (also
+/// when the coroutine's panic unwinds out of `resume`).
+struct Running<'a> {
+    park: &'a ParkState,
+    current: &'a Current,
+    previous: *const Current,
+    previous_wait: Option<CoroutineWait>,
+}
+
+impl<'a> Running<'a> {
+    #[inline]
+    fn enter(park: &'a ParkState, current: &'a Current, cx: &mut Context<'_>) -> Running<'a> {
+        if !park.enter() {
+            // The task machinery polls a task on one thread at a time; getting here means a
+            // broken scheduler, and resuming would corrupt the stack.
+            eprintln!("weft: a coroutine was resumed while its stack was running; aborting");
+            std::process::abort();
+        }
+        current
+            .cx
+            .set((cx as *mut Context<'_>).cast::<Context<'static>>());
+        Running {
+            park,
+            current,
+            previous: CURRENT.with(|c| c.replace(current)),
+            previous_wait: set_coroutine_wait(Some(wait)),
+        }
+    }
+}
+
+impl Drop for Running<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        set_coroutine_wait(self.previous_wait);
+        CURRENT.with(|c| c.set(self.previous));
+        self.current.cx.set(ptr::null_mut());
+        self.park.leave();
+    }
+}
+
+/// The coroutine-wait seam that weft-runtime's `block_on` calls on a coroutine's stack.
+fn wait(poll: &mut dyn FnMut(&mut Context<'_>) -> Poll<()>) {
+    // SAFETY: the seam is installed only while `Running` is alive, i.e. while code on this
+    // thread runs on the resumed coroutine's stack.
+    unsafe { park_on(std::future::poll_fn(poll)) };
+}
+
+/// Runs `fut` to completion on the running coroutine's stack: polls it with the current poll's
+/// context and suspends the stack while it is pending.
+///
+/// The crate's own sockets call this directly (monomorphised, no `dyn` hops), the runtime's
+/// `block_on` reaches it through [`wait`].
+///
+/// # Safety
+/// The caller runs on a coroutine's stack (`in_coroutine()` is true).
+#[inline]
+pub(crate) unsafe fn park_on<F: Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        // Read afresh after every resume: nothing thread-local is cached across a suspend.
+        let current = CURRENT.with(Cell::get);
+        // SAFETY: on a coroutine's stack (the caller's contract), `Running` set CURRENT to a
+        // `Current` that the resuming future keeps alive, and its `cx` to the live `Context`
+        // of this very poll (a no-op one while the coroutine is being dropped).
+        let current = unsafe { &*current };
+        // SAFETY: as above; the context is used only until this stack suspends.
+        let cx = unsafe { &mut *current.cx.get() };
+        if let Poll::Ready(output) = fut.as_mut().poll(cx) {
+            return output;
+        }
+        if std::thread::panicking() {
+            cannot_park(current);
+        }
+        // SAFETY: set by the coroutine's first instruction; the yielder lives at the base of
+        // this very stack, which is running.
+        let yielder = unsafe { &*current.yielder.get() };
+        yielder.suspend(());
+    }
+}
+
+#[cold]
+fn cannot_park(current: &Current) -> ! {
+    eprintln!(
+        "weft: coroutine {} (id {}) waited on something not ready while its thread was \
+         panicking; a coroutine cannot park while unwinding, and the wait cannot return \
+         without a result; aborting",
+        current
+            .name
+            .as_deref()
+            .map_or("(unnamed)".into(), |n| format!("{n:?}")),
+        current.id.get()
+    );
+    std::process::abort();
+}
+
+fn noop_waker() -> Waker {
+    const VTABLE: RawWakerVTable = RawWakerVTable::new(|_| RAW, |_| {}, |_| {}, |_| {});
+    const RAW: RawWaker = RawWaker::new(ptr::null(), &VTABLE);
+    // SAFETY: every vtable function ignores the data pointer and does nothing.
+    unsafe { Waker::from_raw(RAW) }
+}

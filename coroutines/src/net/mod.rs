@@ -1,0 +1,112 @@
+//! Blocking-looking TCP and UDP: `std::net`'s shapes, `std::io::Read`/`Write`, weft's reactor.
+//!
+//! Each type wraps its `weft_runtime::net` counterpart; every call is that type's future under
+//! [`block_on`], so the coroutine parks while the socket is not ready and the
+//! loop runs everything else. End of stream is `Ok(0)`; a reset connection is an `io::Error`
+//! of kind `ConnectionReset`, exactly as with `std::net`.
+//!
+//! # Timeouts
+//!
+//! `set_read_timeout` and `set_write_timeout` bound each call (a `write_all` counts as one);
+//! a call that runs out fails with `io::ErrorKind::TimedOut`. A zero duration is refused, as
+//! in `std`.
+//!
+//! # Outside a coroutine
+//!
+//! Sockets are made on a runtime's thread (in a coroutine or async code). Afterwards:
+//!
+//! - **In a coroutine**: calls park the coroutine.
+//! - **On a thread without a runtime** (a socket moved to a `std::thread`): calls block that
+//!   thread like plain blocking sockets, as long as the runtime that made the socket keeps
+//!   running; timeouts are not supported there (`ErrorKind::Unsupported`).
+//! - **On an event-loop thread outside a coroutine** (async code): every call returns an
+//!   error, since blocking there would stall the loop that has to complete it. Use
+//!   `weft::net` in async code.
+//! - **While the thread is panicking** (a destructor during unwinding): calls return an error
+//!   instead of parking.
+
+mod tcp_listener;
+mod tcp_stream;
+mod udp;
+
+pub use tcp_listener::{Incoming, TcpListener};
+pub use tcp_stream::TcpStream;
+pub use udp::UdpSocket;
+
+use std::future::Future;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::coroutine::{in_coroutine, park_on, place, refuse_while_panicking, Place};
+use crate::wait::block_on;
+
+/// Runs a socket future to completion from synchronous code (see the module docs), bounded by
+/// `timeout`. `what` names the call in errors.
+#[inline]
+pub(crate) fn io_wait<F, T>(fut: F, timeout: Option<Duration>, what: &str) -> io::Result<T>
+where
+    F: Future<Output = io::Result<T>>,
+{
+    if in_coroutine() && !std::thread::panicking() {
+        return match timeout {
+            // SAFETY: `in_coroutine` says this runs on a coroutine's stack.
+            None => unsafe { park_on(fut) },
+            // SAFETY: as above.
+            Some(limit) => unsafe { park_on(weft_runtime::time::timeout(limit, fut)) }
+                .unwrap_or_else(|_| Err(timed_out(what, limit))),
+        };
+    }
+    match place() {
+        Place::Coroutine => Err(refuse_while_panicking()),
+        Place::Loop => Err(io::Error::other(format!(
+            "weft coroutines: {what} on an event-loop thread outside a coroutine would stall \
+             the loop; call it from a coroutine (weft::go) or use weft::net in async code"
+        ))),
+        Place::Plain => match timeout {
+            None => block_on(fut),
+            Some(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("weft coroutines: {what} with a timeout needs a coroutine"),
+            )),
+        },
+    }
+}
+
+#[cold]
+fn timed_out(what: &str, limit: Duration) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("{what} timed out after {limit:?}"),
+    )
+}
+
+/// A per-socket timeout, settable through `&self` (`0` means none).
+#[derive(Debug, Default)]
+pub(crate) struct Timeout(AtomicU64);
+
+impl Timeout {
+    pub(crate) fn get(&self) -> Option<Duration> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => None,
+            nanos => Some(Duration::from_nanos(nanos)),
+        }
+    }
+
+    /// # Errors
+    /// A zero duration (as `std` refuses it).
+    pub(crate) fn set(&self, timeout: Option<Duration>) -> io::Result<()> {
+        let nanos = match timeout {
+            None => 0,
+            Some(d) if d.is_zero() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "cannot set a 0 duration timeout",
+                ))
+            }
+            Some(d) => u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
+        };
+        self.0.store(nanos, Ordering::Relaxed);
+        Ok(())
+    }
+}

@@ -1,0 +1,93 @@
+//! Blocking-looking waits: [`sleep`], [`yield_now`], [`blocking`] and [`block_on`].
+//!
+//! Each is the runtime's own future under [`block_on`], so coroutines share the loop's timers,
+//! blocking pool and cooperative budget with async tasks. In a coroutine they park only the
+//! coroutine; on a thread without a runtime they block the thread; on an event-loop thread
+//! outside a coroutine (async code) they panic, since blocking there would stall the loop.
+
+use std::panic::resume_unwind;
+use std::time::Duration;
+
+use crate::coroutine::{place, Place};
+
+pub use weft_runtime::task::block_on;
+
+/// Parks the coroutine for `duration` (on a plain thread: `std::thread::sleep`).
+///
+/// While the thread is panicking (a destructor during unwinding) a coroutine cannot park, so
+/// `sleep` returns at once.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// weft_runtime::Runtime::new()?.block_on(async {
+///     let napper = weft_coroutines::go(|| {
+///         let start = Instant::now();
+///         weft_coroutines::sleep(Duration::from_millis(5));
+///         start.elapsed()
+///     });
+///     assert!(napper.await.unwrap() >= Duration::from_millis(5));
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Panics
+/// On an event-loop thread outside a coroutine.
+pub fn sleep(duration: Duration) {
+    match place() {
+        Place::Coroutine if std::thread::panicking() => {}
+        Place::Coroutine | Place::Loop => block_on(weft_runtime::time::sleep(duration)),
+        Place::Plain => std::thread::sleep(duration),
+    }
+}
+
+/// Lets the other ready tasks and coroutines of the loop run, then continues (on a plain
+/// thread: `std::thread::yield_now`). Returns at once while the thread is panicking.
+///
+/// # Panics
+/// On an event-loop thread outside a coroutine.
+pub fn yield_now() {
+    match place() {
+        Place::Coroutine if std::thread::panicking() => {}
+        Place::Coroutine | Place::Loop => block_on(weft_runtime::yield_now()),
+        Place::Plain => std::thread::yield_now(),
+    }
+}
+
+/// Runs `f` on the runtime's blocking pool while the coroutine parks, and returns its result;
+/// a panic in `f` continues in the caller. Use it for CPU-heavy work and blocking APIs
+/// (`std::fs`, DNS, libraries), which would otherwise stall every coroutine of the loop.
+///
+/// On a plain thread, and in a coroutine whose thread is panicking, `f` runs right here.
+///
+/// ```
+/// weft_runtime::Runtime::new()?.block_on(async {
+///     let sum = weft_coroutines::go(|| weft_coroutines::blocking(|| (1..=1000u64).sum::<u64>()));
+///     assert_eq!(sum.await.unwrap(), 500_500);
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Panics
+/// On an event-loop thread outside a coroutine; or when the runtime is shutting down and
+/// cancels the job.
+pub fn blocking<F, R>(f: F) -> R
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    match place() {
+        Place::Coroutine if std::thread::panicking() => f(),
+        Place::Coroutine => match block_on(weft_runtime::spawn_blocking(f)) {
+            Ok(value) => value,
+            Err(e) => match e.try_into_panic() {
+                Ok(payload) => resume_unwind(payload),
+                Err(e) => panic!("weft::coroutines::blocking: {e}"),
+            },
+        },
+        Place::Loop => panic!(
+            "weft::coroutines::blocking called on an event-loop thread outside a coroutine: it \
+             would stall the loop; use weft::spawn_blocking(f).await in async code"
+        ),
+        Place::Plain => f(),
+    }
+}
