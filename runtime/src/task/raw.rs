@@ -465,6 +465,38 @@ mod loom_tests {
         });
     }
 
+    /// `abort()` (and a worker) on one thread races the poll of a task that would never
+    /// complete, and a spurious wake on another: the abort is never lost, the task ends
+    /// cancelled.
+    #[test]
+    fn loom_task_abort_races_spurious_wake_and_poll() {
+        loom::model(|| {
+            let sched = Sched::new();
+            let (gate, counts) = (Gate::new(false), Counts::new());
+            let join = sched.spawn(WaitGate::new(&gate, &counts));
+            let aborter = {
+                let sched = sched.clone();
+                thread::spawn(move || {
+                    join.abort();
+                    sched.run_queued();
+                    join
+                })
+            };
+            sched.run_queued();
+            if let Some(waker) = gate.take_waker() {
+                waker.wake();
+            }
+            let join = aborter.join().unwrap();
+            sched.run_queued();
+            assert!(join.is_finished(), "the abort was lost");
+            assert!(block_on(join).unwrap_err().is_cancelled());
+            drop(gate);
+            assert_eq!(counts.futures_dropped(), 1);
+            assert_eq!(counts.outputs_dropped(), 0);
+            sched.assert_all_freed();
+        });
+    }
+
     /// A detached task completes while another thread lets go of the waker its poll left,
     /// by `drop` or by `wake`: whichever reference goes last frees the task, exactly once.
     fn last_waker_races_completion(let_go: fn(Waker)) {
