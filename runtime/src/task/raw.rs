@@ -393,11 +393,11 @@ mod loom_tests {
 
     use crate::task::loom_harness::{block_on, Counts, Gate, Sched, WaitGate};
 
-    /// A wake from another worker races the poll that left the waker: the task is polled
-    /// again and completes (the wake is never lost), never by two threads at once.
-    #[test]
-    fn loom_task_wake_races_poll() {
-        loom::model(|| {
+    /// A wake (by `wake_with`) from another worker races the poll that left the waker: the
+    /// task is polled again and completes (the wake is never lost), never by two threads at
+    /// once.
+    fn wake_races_poll(wake_with: fn(Waker)) {
+        loom::model(move || {
             let sched = Sched::new();
             let (gate, counts) = (Gate::new(false), Counts::new());
             let join = sched.spawn(WaitGate::new(&gate, &counts));
@@ -405,7 +405,7 @@ mod loom_tests {
                 let (sched, gate) = (sched.clone(), gate.clone());
                 thread::spawn(move || {
                     if let Some(waker) = gate.open() {
-                        waker.wake();
+                        wake_with(waker);
                     }
                     sched.run_queued();
                 })
@@ -421,6 +421,16 @@ mod loom_tests {
             assert_eq!(counts.outputs_dropped(), 1);
             sched.assert_all_freed();
         });
+    }
+
+    #[test]
+    fn loom_task_wake_races_poll() {
+        wake_races_poll(Waker::wake);
+    }
+
+    #[test]
+    fn loom_task_wake_by_ref_races_poll() {
+        wake_races_poll(|waker| waker.wake_by_ref());
     }
 
     /// `abort()` (and a worker) on one thread races a poll, then a wake by reference, on
@@ -502,7 +512,11 @@ mod loom_tests {
             drop(sched.spawn(WaitGate::new(&gate, &counts)));
             let other = {
                 let gate = gate.clone();
-                thread::spawn(move || gate.take_waker().map(let_go))
+                thread::spawn(move || {
+                    if let Some(waker) = gate.take_waker() {
+                        let_go(waker);
+                    }
+                })
             };
             sched.run_queued();
             other.join().unwrap();
