@@ -111,7 +111,10 @@ mod loom_tests {
             if batch {
                 queued.extend(&ids[1..]);
             }
-            assert_eq!(out, queued, "entries lost, duplicated, or queued after a refusal");
+            assert_eq!(
+                out, queued,
+                "entries lost, duplicated, or queued after a refusal"
+            );
             assert!(inject.is_empty() && inject.pop_batch(1).is_empty());
             // A worker runs what it popped; the rest is cancelled by shutdown.
             let ran = popped.len();

@@ -250,7 +250,10 @@ pub(crate) mod loom_harness {
             F: Future + 'static,
             F::Output: 'static,
         {
-            let id = self.0.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let id = self
+                .0
+                .next_id
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let (task, notified, join) = new_task(future, self.clone(), id, TaskMeta::default());
             if let Some(notified) = self.0.owned.bind(task, notified) {
                 self.schedule(notified);
