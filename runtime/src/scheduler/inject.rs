@@ -64,3 +64,67 @@ impl Inject {
         std::mem::take(&mut inner.queue)
     }
 }
+
+/// Model check of the inject queue's close (`RUSTFLAGS="--cfg loom" cargo test -p
+/// weft-runtime --release --lib loom`), with real task entries from `task::loom_harness`.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::task::loom_harness::{id_of, Counts, Gate, Sched, WaitGate};
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// One entry, then a batch of two (a spill), are pushed on one thread while another pops
+    /// one and closes the queue: every entry whose push returned `true` comes out exactly once
+    /// (popped, or handed back by `close`), every entry whose push returned `false` never
+    /// does, no push succeeds after a failed one, and the closed queue reads empty.
+    #[test]
+    fn loom_inject_push_races_pop_and_close() {
+        loom::model(|| {
+            let sched = Sched::new();
+            let (gate, counts) = (Gate::new(true), Counts::new());
+            let joins: Vec<_> = (0..3)
+                .map(|_| sched.spawn(WaitGate::new(&gate, &counts)))
+                .collect();
+            let entries: Vec<Notified> = std::iter::from_fn(|| sched.take_queued()).collect();
+            let ids: Vec<u64> = entries.iter().map(id_of).collect();
+            let inject = Arc::new(Inject::default());
+            let pusher = {
+                let inject = inject.clone();
+                thread::spawn(move || {
+                    let mut entries = entries.into_iter();
+                    let single = inject.push(entries.next());
+                    let batch = inject.push(entries);
+                    (single, batch)
+                })
+            };
+            let popped = inject.pop_batch(1);
+            let closed = inject.close();
+            let (single, batch) = pusher.join().unwrap();
+            assert!(single || !batch, "a push succeeded after close");
+            let mut out: Vec<u64> = popped.iter().chain(&closed).map(id_of).collect();
+            out.sort_unstable();
+            let mut queued = Vec::new();
+            if single {
+                queued.push(ids[0]);
+            }
+            if batch {
+                queued.extend(&ids[1..]);
+            }
+            assert_eq!(
+                out, queued,
+                "entries lost, duplicated, or queued after a refusal"
+            );
+            assert!(inject.is_empty() && inject.pop_batch(1).is_empty());
+            // A worker runs what it popped; the rest is cancelled by shutdown.
+            let ran = popped.len();
+            popped.into_iter().for_each(Notified::run);
+            drop(closed);
+            sched.shutdown();
+            assert_eq!(counts.polls(), ran);
+            assert_eq!(counts.futures_dropped(), 3);
+            drop((joins, gate));
+            sched.assert_all_freed();
+        });
+    }
+}

@@ -227,3 +227,49 @@ impl From<JoinError> for std::io::Error {
         std::io::Error::other(e)
     }
 }
+
+/// Model checks of the `JoinHandle` side (`RUSTFLAGS="--cfg loom" cargo test -p weft-runtime
+/// --release --lib loom`), on the test scheduler of `task::loom_harness`.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::thread;
+
+    use crate::task::loom_harness::{block_on, Counts, Gate, Sched, WaitGate};
+
+    /// The handle is dropped on one thread while the task completes on another: the output
+    /// is dropped exactly once (by the runner or by the handle), and the task is freed.
+    #[test]
+    fn loom_join_handle_dropped_racing_completion() {
+        loom::model(|| {
+            let sched = Sched::new();
+            let (gate, counts) = (Gate::new(true), Counts::new());
+            let join = sched.spawn(WaitGate::new(&gate, &counts));
+            let dropper = thread::spawn(move || drop(join));
+            sched.run_queued();
+            dropper.join().unwrap();
+            drop(gate);
+            assert_eq!(counts.futures_dropped(), 1);
+            assert_eq!(counts.outputs_dropped(), 1);
+            sched.assert_all_freed();
+        });
+    }
+
+    /// The handle is awaited on one thread while the task completes on another: the join
+    /// waker is never lost (a lost one leaves the awaiting thread parked forever, which loom
+    /// reports as a deadlock).
+    #[test]
+    fn loom_join_handle_awaited_racing_completion() {
+        loom::model(|| {
+            let sched = Sched::new();
+            let (gate, counts) = (Gate::new(true), Counts::new());
+            let join = sched.spawn(WaitGate::new(&gate, &counts));
+            let joiner = thread::spawn(move || block_on(join).is_ok());
+            sched.run_queued();
+            assert!(joiner.join().unwrap(), "the task completed");
+            drop(gate);
+            assert_eq!(counts.futures_dropped(), 1);
+            assert_eq!(counts.outputs_dropped(), 1);
+            sched.assert_all_freed();
+        });
+    }
+}

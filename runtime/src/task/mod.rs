@@ -115,13 +115,15 @@ impl Task {
     /// Where this task sits in its scheduler's owned list. Call with that list locked.
     pub(crate) fn owned_key(&self) -> usize {
         // SAFETY: written and read only under the owned list's lock.
-        unsafe { *self.header().owned_key.get() }
+        self.header().owned_key.with(|key| unsafe { *key })
     }
 
     /// Records the task's slot in its owned list. Call with that list locked.
     pub(crate) fn set_owned_key(&self, key: usize) {
         // SAFETY: written and read only under the owned list's lock.
-        unsafe { *self.header().owned_key.get() = key }
+        self.header()
+            .owned_key
+            .with_mut(|slot| unsafe { *slot = key })
     }
 
     /// `true` when both name the same task.
@@ -192,4 +194,235 @@ where
         Notified(Task::from_raw(ptr)),
         JoinHandle::from_raw(ptr),
     )
+}
+
+/// What the loom models of tasks and shutdown share: a scheduler with the real owned list and a
+/// locked FIFO run queue that any model thread drains (so two threads may both run the task,
+/// as two workers would), and a future whose polls, drops and output drops are counted.
+///
+/// Every task holds a clone of the scheduler's `loom::sync::Arc`, so a task that is never freed
+/// makes loom report a leaked `Arc`, and [`Sched::assert_all_freed`] says so first. Two threads
+/// touching the future or output at once (a concurrent poll, an output read while it is
+/// written) fail in the stage's `shim::UnsafeCell`, which loom checks.
+#[cfg(all(test, loom))]
+pub(crate) mod loom_harness {
+    use std::collections::VecDeque;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+
+    use loom::sync::Arc;
+
+    use super::{new_task, JoinHandle, Notified, Schedule, Task, TaskMeta};
+    use crate::scheduler::OwnedTasks;
+    use crate::shim::{lock, wait, AtomicUsize, Condvar, Mutex, Ordering};
+
+    #[derive(Debug, Default)]
+    pub(crate) struct Shared {
+        queue: Mutex<VecDeque<Notified>>,
+        pub(crate) owned: OwnedTasks,
+        /// std's atomic, not loom's: ids only name tasks in assertions and never steer a model.
+        next_id: std::sync::atomic::AtomicU64,
+    }
+
+    /// The test scheduler.
+    #[derive(Debug, Clone)]
+    pub(crate) struct Sched(pub(crate) Arc<Shared>);
+
+    impl Schedule for Sched {
+        fn schedule(&self, task: Notified) {
+            lock(&self.0.queue).push_back(task);
+        }
+
+        fn release(&self, task: &Task) -> Option<Task> {
+            self.0.owned.remove(task)
+        }
+    }
+
+    impl Sched {
+        pub(crate) fn new() -> Sched {
+            Sched(Arc::new(Shared::default()))
+        }
+
+        /// Creates, binds and queues a task, as a runtime's `spawn` does.
+        pub(crate) fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+        where
+            F: Future + 'static,
+            F::Output: 'static,
+        {
+            let id = self
+                .0
+                .next_id
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let (task, notified, join) = new_task(future, self.clone(), id, TaskMeta::default());
+            if let Some(notified) = self.0.owned.bind(task, notified) {
+                self.schedule(notified);
+            }
+            join
+        }
+
+        /// Takes the oldest queue entry, as a worker does before running it.
+        pub(crate) fn take_queued(&self) -> Option<Notified> {
+            lock(&self.0.queue).pop_front()
+        }
+
+        /// Runs queued tasks until the queue is empty; returns how many entries ran.
+        pub(crate) fn run_queued(&self) -> usize {
+            std::iter::from_fn(|| self.take_queued())
+                .map(Notified::run)
+                .count()
+        }
+
+        /// A runtime's shutdown: cancel every owned task, then drop the queued entries.
+        pub(crate) fn shutdown(&self) {
+            self.0.owned.shutdown();
+            let queued = std::mem::take(&mut *lock(&self.0.queue));
+            drop(queued);
+        }
+
+        /// Call once every handle, waker and other thread is gone: nothing is queued or owned,
+        /// and no task still holds the scheduler, i.e. every task was freed.
+        #[track_caller]
+        pub(crate) fn assert_all_freed(self) {
+            assert_eq!(lock(&self.0.queue).len(), 0, "a task is still queued");
+            assert_eq!(self.0.owned.len(), 0, "a task is still owned");
+            assert_eq!(Arc::strong_count(&self.0), 1, "a task was never freed");
+        }
+    }
+
+    /// Drives `future` to completion on this model thread, parking on a loom condvar between
+    /// polls; a wake that never comes leaves it parked, which loom reports as a deadlock.
+    pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+        #[derive(Default)]
+        struct Signal {
+            woken: Mutex<bool>,
+            cv: Condvar,
+        }
+        impl std::task::Wake for Signal {
+            fn wake(self: std::sync::Arc<Self>) {
+                *lock(&self.woken) = true;
+                self.cv.notify_one();
+            }
+        }
+        let signal = std::sync::Arc::new(Signal::default());
+        let waker = Waker::from(signal.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = std::pin::pin!(future);
+        loop {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+            let mut woken = lock(&signal.woken);
+            while !*woken {
+                woken = wait(&signal.cv, woken);
+            }
+            *woken = false;
+        }
+    }
+
+    /// Polls, future drops and output drops of one task.
+    #[derive(Debug, Default)]
+    pub(crate) struct Counts {
+        polls: AtomicUsize,
+        futures_dropped: AtomicUsize,
+        outputs_dropped: AtomicUsize,
+    }
+
+    /// The id of a queued task.
+    pub(crate) fn id_of(task: &Notified) -> u64 {
+        task.0.header().id()
+    }
+
+    impl Counts {
+        pub(crate) fn new() -> Arc<Counts> {
+            Arc::new(Counts::default())
+        }
+
+        pub(crate) fn polls(&self) -> usize {
+            self.polls.load(Ordering::SeqCst)
+        }
+
+        pub(crate) fn futures_dropped(&self) -> usize {
+            self.futures_dropped.load(Ordering::SeqCst)
+        }
+
+        pub(crate) fn outputs_dropped(&self) -> usize {
+            self.outputs_dropped.load(Ordering::SeqCst)
+        }
+    }
+
+    /// A one-shot event with a waker slot, guarded by one lock so a waiter either sees it open
+    /// or leaves a waker that the opener takes.
+    #[derive(Debug, Default)]
+    pub(crate) struct Gate(Mutex<(bool, Option<Waker>)>);
+
+    impl Gate {
+        pub(crate) fn new(open: bool) -> Arc<Gate> {
+            Arc::new(Gate(Mutex::new((open, None))))
+        }
+
+        /// Opens the gate; returns the waker left by the last poll, for the caller to wake.
+        pub(crate) fn open(&self) -> Option<Waker> {
+            let mut state = lock(&self.0);
+            state.0 = true;
+            state.1.take()
+        }
+
+        /// Takes the waker left by the last poll, if any.
+        pub(crate) fn take_waker(&self) -> Option<Waker> {
+            lock(&self.0).1.take()
+        }
+    }
+
+    /// A task's future: each poll leaves a clone of its waker in the gate, and completes once
+    /// the gate is open.
+    #[derive(Debug)]
+    pub(crate) struct WaitGate {
+        gate: Arc<Gate>,
+        counts: Arc<Counts>,
+    }
+
+    impl WaitGate {
+        pub(crate) fn new(gate: &Arc<Gate>, counts: &Arc<Counts>) -> WaitGate {
+            WaitGate {
+                gate: gate.clone(),
+                counts: counts.clone(),
+            }
+        }
+    }
+
+    /// The task's output; counts its drop.
+    #[derive(Debug)]
+    pub(crate) struct Output(Arc<Counts>);
+
+    impl Future for WaitGate {
+        type Output = Output;
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Output> {
+            let counts = &self.counts;
+            counts.polls.fetch_add(1, Ordering::SeqCst);
+            let open = {
+                let mut state = lock(&self.gate.0);
+                state.1 = Some(cx.waker().clone());
+                state.0
+            };
+            if open {
+                Poll::Ready(Output(counts.clone()))
+            } else {
+                Poll::Pending
+            }
+        }
+    }
+
+    impl Drop for WaitGate {
+        fn drop(&mut self) {
+            self.counts.futures_dropped.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    impl Drop for Output {
+        fn drop(&mut self) {
+            self.0.outputs_dropped.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }

@@ -17,7 +17,6 @@
 //! leave the state word inconsistent.
 
 use std::any::Any;
-use std::cell::UnsafeCell;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -27,7 +26,7 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::state::{IdleAction, RunAction, State, WakeAction, JOIN_INTEREST};
 use super::{JoinError, Notified, Schedule, Task, TaskMeta};
-use crate::shim::{lock, Mutex};
+use crate::shim::{lock, Mutex, UnsafeCell};
 
 /// The type-erased operations of one `Cell<F, S>`.
 pub(crate) struct Vtable {
@@ -144,16 +143,17 @@ where
         );
         let mut cx = Context::from_waker(&waker);
         let poll = cell.scheduler.poll_started(&cell.header);
-        let polled = catch_unwind(AssertUnwindSafe(|| {
-            // SAFETY: `RUNNING` gives this thread exclusive access to the stage; the future is
-            // never moved out of its heap cell while `Running`, so pinning holds.
-            let stage = unsafe { &mut *cell.stage.get() };
-            let Stage::Running(future) = stage else {
-                unreachable!("a running task always holds its future")
-            };
-            // SAFETY: see above; the cell is heap-allocated and not moved until dealloc.
-            unsafe { Pin::new_unchecked(future) }.poll(&mut cx)
-        }));
+        let polled = cell.stage.with_mut(|stage| {
+            catch_unwind(AssertUnwindSafe(|| {
+                // SAFETY: `RUNNING` gives this thread exclusive access to the stage; the future
+                // is never moved out of its heap cell while `Running`, so pinning holds.
+                let Stage::Running(future) = (unsafe { &mut *stage }) else {
+                    unreachable!("a running task always holds its future")
+                };
+                // SAFETY: see above; the cell is heap-allocated and not moved until dealloc.
+                unsafe { Pin::new_unchecked(future) }.poll(&mut cx)
+            }))
+        });
         cell.scheduler.poll_finished(&cell.header, poll);
         match polled {
             Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
@@ -184,7 +184,8 @@ where
     unsafe fn set_stage(&self, stage: Stage<F>) {
         // SAFETY: `RUNNING` gives exclusive access; the old stage is dropped in place under the
         // abort guard.
-        abort_on_unwind(|| unsafe { *self.stage.get() = stage });
+        self.stage
+            .with_mut(|slot| abort_on_unwind(|| unsafe { *slot = stage }));
     }
 
     /// Drops the future for `abort()` or shutdown and records the cancellation.
@@ -192,9 +193,10 @@ where
     /// # Safety
     /// The caller holds `RUNNING`.
     unsafe fn cancel_future(&self) {
-        // SAFETY: `RUNNING` gives exclusive access to the stage.
-        let stage = unsafe { &mut *self.stage.get() };
-        let dropped = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
+        let dropped = self.stage.with_mut(|stage| {
+            // SAFETY: `RUNNING` gives exclusive access to the stage.
+            catch_unwind(AssertUnwindSafe(|| unsafe { *stage = Stage::Consumed }))
+        });
         let error = match dropped {
             Ok(()) => JoinError::cancelled(self.header.id),
             Err(payload) => JoinError::panic(self.header.id, payload),
@@ -206,10 +208,11 @@ where
     /// # Safety
     /// The caller holds `RUNNING`.
     unsafe fn drop_after_panic(&self, payload: Box<dyn Any + Send>) -> JoinError {
-        // SAFETY: `RUNNING` gives exclusive access to the stage.
-        let stage = unsafe { &mut *self.stage.get() };
         // A destructor that panics too is swallowed: the first panic is the one to report.
-        let _ = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
+        self.stage.with_mut(|stage| {
+            // SAFETY: `RUNNING` gives exclusive access to the stage.
+            let _ = catch_unwind(AssertUnwindSafe(|| unsafe { *stage = Stage::Consumed }));
+        });
         JoinError::panic(self.header.id, payload)
     }
 
@@ -264,8 +267,10 @@ where
         // give the handle the stage.
         let cell = unsafe { Self::from_header(ptr) };
         // SAFETY: see above.
-        let stage = unsafe { &mut *cell.stage.get() };
-        match std::mem::replace(stage, Stage::Consumed) {
+        let taken = cell
+            .stage
+            .with_mut(|stage| std::mem::replace(unsafe { &mut *stage }, Stage::Consumed));
+        match taken {
             Stage::Finished(result) => {
                 let dst = dst.cast::<Poll<Result<F::Output, JoinError>>>();
                 // SAFETY: the caller passes a valid, initialised slot of exactly this type.
@@ -281,10 +286,11 @@ where
     unsafe fn drop_output(ptr: NonNull<Header>) {
         // SAFETY: the caller's reference keeps the cell alive.
         let cell = unsafe { Self::from_header(ptr) };
-        // SAFETY: the caller has the stage; an output destructor that panics is swallowed so the
-        // runtime keeps going.
-        let stage = unsafe { &mut *cell.stage.get() };
-        let _ = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
+        cell.stage.with_mut(|stage| {
+            // SAFETY: the caller has the stage; an output destructor that panics is swallowed so
+            // the runtime keeps going.
+            let _ = catch_unwind(AssertUnwindSafe(|| unsafe { *stage = Stage::Consumed }));
+        });
     }
 
     /// Runtime shutdown: drop the future unless it is running elsewhere.
@@ -374,4 +380,161 @@ unsafe fn waker_wake_by_ref(data: *const ()) {
 unsafe fn waker_drop(data: *const ()) {
     // SAFETY: the waker owned a reference to this live header and gives it up.
     unsafe { release_ref(NonNull::new_unchecked(data as *mut Header)) };
+}
+
+/// Model checks of the run protocol and the wakers (`RUSTFLAGS="--cfg loom" cargo test -p
+/// weft-runtime --release --lib loom`): real tasks on the test scheduler of
+/// `task::loom_harness`, whose queue any model thread drains as a worker would.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use std::task::Waker;
+
+    use loom::thread;
+
+    use crate::task::loom_harness::{block_on, Counts, Gate, Sched, WaitGate};
+
+    /// A wake (by `wake_with`) from another worker races the poll that left the waker: the
+    /// task is polled again and completes (the wake is never lost), never by two threads at
+    /// once.
+    fn wake_races_poll(wake_with: fn(Waker)) {
+        loom::model(move || {
+            let sched = Sched::new();
+            let (gate, counts) = (Gate::new(false), Counts::new());
+            let join = sched.spawn(WaitGate::new(&gate, &counts));
+            let other = {
+                let (sched, gate) = (sched.clone(), gate.clone());
+                thread::spawn(move || {
+                    if let Some(waker) = gate.open() {
+                        wake_with(waker);
+                    }
+                    sched.run_queued();
+                })
+            };
+            sched.run_queued();
+            other.join().unwrap();
+            sched.run_queued();
+            assert!(join.is_finished(), "the wake was lost");
+            assert!(counts.polls() <= 2, "polled {} times", counts.polls());
+            drop(block_on(join).expect("the task completed"));
+            drop(gate);
+            assert_eq!(counts.futures_dropped(), 1);
+            assert_eq!(counts.outputs_dropped(), 1);
+            sched.assert_all_freed();
+        });
+    }
+
+    #[test]
+    fn loom_task_wake_races_poll() {
+        wake_races_poll(Waker::wake);
+    }
+
+    #[test]
+    fn loom_task_wake_by_ref_races_poll() {
+        wake_races_poll(|waker| waker.wake_by_ref());
+    }
+
+    /// `abort()` (and a worker) on one thread races a poll, then a wake by reference, on
+    /// another: the future is dropped exactly once, and the handle gets the output or a
+    /// cancellation.
+    #[test]
+    fn loom_task_abort_races_wake_and_poll() {
+        loom::model(|| {
+            let sched = Sched::new();
+            let (gate, counts) = (Gate::new(false), Counts::new());
+            let join = sched.spawn(WaitGate::new(&gate, &counts));
+            let aborter = {
+                let sched = sched.clone();
+                thread::spawn(move || {
+                    join.abort();
+                    sched.run_queued();
+                    join
+                })
+            };
+            sched.run_queued();
+            if let Some(waker) = gate.open() {
+                waker.wake_by_ref();
+            }
+            sched.run_queued();
+            let join = aborter.join().unwrap();
+            sched.run_queued();
+            assert!(join.is_finished(), "the abort or the wake was lost");
+            let completed = match block_on(join) {
+                Ok(output) => {
+                    drop(output);
+                    true
+                }
+                Err(e) => {
+                    assert!(e.is_cancelled(), "{e}");
+                    false
+                }
+            };
+            drop(gate);
+            assert_eq!(counts.futures_dropped(), 1);
+            assert_eq!(counts.outputs_dropped(), usize::from(completed));
+            sched.assert_all_freed();
+        });
+    }
+
+    /// `abort()` (and a worker) on one thread races the poll of a task that nothing else will
+    /// ever wake: the abort alone must bring it back to be cancelled, so it is never lost.
+    #[test]
+    fn loom_task_abort_races_poll_of_a_never_ready_task() {
+        loom::model(|| {
+            let sched = Sched::new();
+            let (gate, counts) = (Gate::new(false), Counts::new());
+            let join = sched.spawn(WaitGate::new(&gate, &counts));
+            let aborter = {
+                let sched = sched.clone();
+                thread::spawn(move || {
+                    join.abort();
+                    sched.run_queued();
+                    join
+                })
+            };
+            sched.run_queued();
+            let join = aborter.join().unwrap();
+            sched.run_queued();
+            assert!(join.is_finished(), "the abort was lost");
+            assert!(block_on(join).unwrap_err().is_cancelled());
+            drop(gate);
+            assert_eq!(counts.futures_dropped(), 1);
+            assert_eq!(counts.outputs_dropped(), 0);
+            sched.assert_all_freed();
+        });
+    }
+
+    /// A detached task completes while another thread lets go of the waker its poll left,
+    /// by `drop` or by `wake`: whichever reference goes last frees the task, exactly once.
+    fn last_waker_races_completion(let_go: fn(Waker)) {
+        loom::model(move || {
+            let sched = Sched::new();
+            let (gate, counts) = (Gate::new(true), Counts::new());
+            drop(sched.spawn(WaitGate::new(&gate, &counts)));
+            let other = {
+                let gate = gate.clone();
+                thread::spawn(move || {
+                    if let Some(waker) = gate.take_waker() {
+                        let_go(waker);
+                    }
+                })
+            };
+            sched.run_queued();
+            other.join().unwrap();
+            drop(gate);
+            assert_eq!(counts.polls(), 1);
+            assert_eq!(counts.futures_dropped(), 1);
+            assert_eq!(counts.outputs_dropped(), 1);
+            sched.assert_all_freed();
+        });
+    }
+
+    #[test]
+    fn loom_task_last_waker_dropped_racing_completion() {
+        last_waker_races_completion(drop);
+    }
+
+    #[test]
+    fn loom_task_last_waker_woken_racing_completion() {
+        last_waker_races_completion(Waker::wake);
+    }
 }
