@@ -16,36 +16,6 @@ pub(crate) use std::sync::{
     Condvar, Mutex, MutexGuard,
 };
 
-/// An `UnsafeCell` that loom checks: under `--cfg loom` every access is recorded, so a model
-/// fails on two threads touching a task's future or output without a happens-before edge. In
-/// normal builds it is std's cell behind the same closure API, and compiles to a plain pointer.
-#[cfg(loom)]
-pub(crate) use loom::cell::UnsafeCell;
-
-/// std's `UnsafeCell` with loom's closure API (see the loom re-export above).
-#[cfg(not(loom))]
-#[derive(Debug)]
-pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
-
-#[cfg(not(loom))]
-impl<T> UnsafeCell<T> {
-    pub(crate) fn new(value: T) -> UnsafeCell<T> {
-        UnsafeCell(std::cell::UnsafeCell::new(value))
-    }
-
-    /// Runs `f` with a pointer for reading.
-    #[inline]
-    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
-        f(self.0.get())
-    }
-
-    /// Runs `f` with a pointer for writing.
-    #[inline]
-    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
-        f(self.0.get())
-    }
-}
-
 /// Locks `mutex`, ignoring poisoning: the runtime never panics while holding its own locks, and
 /// user code (wakers, destructors) runs only after they are released.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
