@@ -120,7 +120,7 @@ impl Idle {
     }
 
     /// Workers parked now (a snapshot).
-    #[cfg(loom)]
+    #[cfg(all(test, loom))]
     pub(crate) fn parked(&self) -> usize {
         self.workers - unparked(self.state.load(Ordering::SeqCst))
     }
