@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Multi-thread benchmark: weft's multi-thread runtime against tokio's, both with the same
+# Multi-thread benchmark: weft's multi-thread runtime (with one SO_REUSEPORT listener per worker,
+# and with one shared listener: WEFT_LISTENERS=shared) against tokio's, all with the same
 # number of workers, on echo (echo_load: 100 connections, 64-byte ping-pong) and HTTP (wrk: one
 # thread, 100 connections, --latency).
 #
@@ -38,8 +39,8 @@ bench_build multi_thread.sh
 
 server_bin() { # SERVER BENCH
     case "$1/$2" in
-        weft/echo) echo "$BIN/examples/echo" ;;
-        weft/http) echo "$BIN/examples/hello_server" ;;
+        weft*/echo) echo "$BIN/examples/echo" ;;
+        weft*/http) echo "$BIN/examples/hello_server" ;;
         tokio/echo) echo "$BIN/tokio_echo" ;;
         tokio/http) echo "$BIN/tokio_hello" ;;
     esac
@@ -49,7 +50,9 @@ server_bin() { # SERVER BENCH
 run_one() {
     local server=$1 bench=$2 port pid
     port=$(free_port)
-    "$(server_bin "$server" "$bench")" --addr "127.0.0.1:$port" --threads "$THREADS" \
+    local listeners=per-worker
+    [[ $server == weft-shared ]] && listeners=shared
+    WEFT_LISTENERS=$listeners "$(server_bin "$server" "$bench")" --addr "127.0.0.1:$port" --threads "$THREADS" \
         >/dev/null 2>"$WORK/server.err" &
     pid=$!
     PIDS+=("$pid")
@@ -71,7 +74,7 @@ run_one() {
 : >"$WORK/rows"
 for ((round = 1; round <= ROUNDS; round++)); do
     for bench in echo http; do
-        if ((round % 2)); then order=(weft tokio); else order=(tokio weft); fi
+        if ((round % 2)); then order=(weft weft-shared tokio); else order=(tokio weft-shared weft); fi
         for server in "${order[@]}"; do
             result=$(run_one "$server" "$bench") || exit 1
             echo "round $round $bench $server: $result"
@@ -91,15 +94,19 @@ for rnd, bench, server, rate, p99 in rows:
 print(f"# Multi-thread benchmark: weft vs tokio, {threads} workers each\n")
 print(f"Machine: {cpu}, kernel {kernel}; release build; server and client unpinned (they "
       f"share every CPU); {rounds} rounds of {secs} s, alternating which server goes first.\n")
-print("| load | weft | tokio | weft/tokio (median of per-round ratios) | weft p99 | tokio p99 |")
-print("|---|---:|---:|---:|---:|---:|")
+print("| load | server | throughput | vs tokio (median of per-round ratios) | p99 |")
+print("|---|---|---:|---:|---:|")
+names = {"weft": "weft, a reuseport listener per worker", "weft-shared": "weft, one shared listener",
+         "tokio": "tokio multi_thread"}
 for bench, unit, name in (("echo", "msgs/s", "echo, 100 conns, 64 B"),
                           ("http", "req/s", "HTTP, wrk -t1 -c100")):
-    w, t = data[(bench, "weft")], data[(bench, "tokio")]
-    ratio = statistics.median(w[r][0] / t[r][0] for r in w if r in t)
-    med = lambda d, i: statistics.median(v[i] for v in d.values())
-    print(f"| {name} | {med(w, 0):,.0f} {unit} | {med(t, 0):,.0f} {unit} | {ratio:.3f} | "
-          f"{med(w, 1):,.0f} µs | {med(t, 1):,.0f} µs |")
+    t = data[(bench, "tokio")]
+    for server in ("weft", "weft-shared", "tokio"):
+        d = data[(bench, server)]
+        ratio = statistics.median(d[r][0] / t[r][0] for r in d if r in t)
+        med = lambda i: statistics.median(v[i] for v in d.values())
+        print(f"| {name} | {names[server]} | {med(0):,.0f} {unit} | {ratio:.3f} | "
+              f"{med(1):,.0f} µs |")
 print(f"\nCommand: `bash benches/multi_thread.sh {rounds} {secs} {threads}`")
 PY
 cat "$REPORT"

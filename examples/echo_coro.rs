@@ -15,14 +15,15 @@ use weft::coroutines::net::{TcpListener, TcpStream};
 
 fn main() -> io::Result<()> {
     let args = cli::parse("127.0.0.1:7000");
-    if args.threads != 1 {
-        eprintln!(
-            "--threads {}: only the current-thread runtime (1) exists so far",
-            args.threads
-        );
-        std::process::exit(2);
-    }
-    weft::Runtime::new()?.block_on(async {
+    // --threads N > 1: N loop threads; each connection's coroutine is placed on one of them
+    // (near the acceptor unless another worker has clearly fewer) and stays there
+    let rt = match args.threads {
+        1 => weft::Runtime::new()?,
+        n => weft::Builder::new_multi_thread()
+            .worker_threads(n)
+            .build()?,
+    };
+    rt.block_on(async {
         // The accept loop is a coroutine too; the async block only waits for it.
         weft::go(move || -> io::Result<()> {
             let listener = TcpListener::bind(args.addr)?;

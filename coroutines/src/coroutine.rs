@@ -27,6 +27,8 @@ use std::io;
 use std::pin::Pin;
 use std::ptr;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use corosensei::{Coroutine, CoroutineResult, Yielder};
@@ -44,8 +46,9 @@ pub(crate) struct Current {
     cx: Cell<*mut Context<'static>>,
     /// The stack's yielder, set by the coroutine's first instruction.
     yielder: Cell<*const Yielder<(), ()>>,
-    /// The task id (set right after spawning, before the first resume).
-    pub(crate) id: Cell<u64>,
+    /// The task id, stored by the spawner right after spawning (0 until then: a coroutine
+    /// placed on another worker may start first).
+    pub(crate) id: Arc<AtomicU64>,
     pub(crate) name: Option<Box<str>>,
     /// The guard page, `start..end`, for the overflow handler.
     pub(crate) guard: (usize, usize),
@@ -112,15 +115,16 @@ pub(crate) struct CoroutineFuture<T> {
 }
 
 impl<T: 'static> CoroutineFuture<T> {
-    /// A coroutine that will run `f` on `stack` when first polled; `current` describes it.
-    pub(crate) fn new<F>(stack: Stack, name: Option<Box<str>>, f: F) -> (Self, Rc<Current>)
+    /// A coroutine that will run `f` on `stack` when first polled; `id` is its task's id (set by
+    /// the spawner once the task exists).
+    pub(crate) fn new<F>(stack: Stack, name: Option<Box<str>>, id: Arc<AtomicU64>, f: F) -> Self
     where
         F: FnOnce() -> T + 'static,
     {
         let current = Rc::new(Current {
             cx: Cell::new(ptr::null_mut()),
             yielder: Cell::new(ptr::null()),
-            id: Cell::new(0),
+            id,
             name,
             guard: stack.guard(),
             stack_size: stack.usable(),
@@ -132,12 +136,11 @@ impl<T: 'static> CoroutineFuture<T> {
             unsafe { (*me).yielder.set(yielder) };
             f()
         });
-        let future = CoroutineFuture {
+        CoroutineFuture {
             body: Some(body),
-            current: current.clone(),
+            current,
             park: ParkState::new(),
-        };
-        (future, current)
+        }
     }
 }
 
@@ -281,7 +284,7 @@ fn cannot_park(current: &Current) -> ! {
             .name
             .as_deref()
             .map_or("(unnamed)".into(), |n| format!("{n:?}")),
-        current.id.get()
+        current.id.load(Ordering::Relaxed)
     );
     std::process::abort();
 }

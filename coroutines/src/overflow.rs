@@ -9,6 +9,7 @@
 
 use std::cell::Cell;
 use std::io;
+use std::sync::atomic::Ordering;
 
 use crate::coroutine::CURRENT;
 use crate::sys::signal;
@@ -45,7 +46,7 @@ fn on_fault(addr: usize) {
         None => line.push(b"(unnamed)"),
     }
     line.push(b" (id ");
-    line.number(current.id.get());
+    line.number(current.id.load(Ordering::Relaxed));
     line.push(b") overflowed its ");
     let size = current.stack_size as u64;
     if size % 1024 == 0 {

@@ -1,6 +1,8 @@
 //! Starting coroutines: [`go`], [`spawn`] and [`Builder`].
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crate::coroutine::{place, CoroutineFuture, Place};
 use crate::stack::{Stack, DEFAULT_STACK_SIZE};
@@ -122,8 +124,9 @@ impl Builder {
     }
 }
 
-/// The one place a coroutine becomes a task on this thread's loop. It maps (or reuses) the
-/// stack here, so a mapping failure is the spawner's error.
+/// The one place a coroutine becomes a task. The stack is mapped (or reused) here, so a
+/// mapping failure is the spawner's error; the coroutine itself is built by the runtime on the
+/// loop thread it is placed on (see `weft_runtime::Handle::spawn_pinned`), where it stays.
 #[track_caller]
 fn launch<F, T>(f: F, name: Option<String>, stack_size: usize) -> io::Result<JoinHandle<T>>
 where
@@ -131,13 +134,14 @@ where
     T: Send + 'static,
 {
     let stack = Stack::take(stack_size)?;
-    let (future, current) = CoroutineFuture::new(stack, name.clone().map(Into::into), f);
-    let handle = match name {
-        Some(name) => weft_runtime::task::Builder::new()
-            .name(name)
-            .spawn_local(future),
-        None => weft_runtime::spawn_local(future),
+    let id = Arc::new(AtomicU64::new(0));
+    let builder = match &name {
+        Some(name) => weft_runtime::task::Builder::new().name(name.clone()),
+        None => weft_runtime::task::Builder::new(),
     };
-    current.id.set(handle.id());
+    let task_id = id.clone();
+    let handle =
+        builder.spawn_pinned(move || CoroutineFuture::new(stack, name.map(Into::into), task_id, f));
+    id.store(handle.id(), Ordering::Relaxed);
     Ok(JoinHandle::new(handle))
 }

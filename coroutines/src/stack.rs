@@ -53,6 +53,11 @@ pub(crate) struct Stack {
     valgrind: ManuallyDrop<ValgrindStackRegistration>,
 }
 
+// SAFETY: a `Stack` owns its mapping outright and has no tie to the thread that mapped it, so
+// it may move to the loop thread that will run a coroutine on it. Once a coroutine runs on it,
+// the stack sits inside a `corosensei::Coroutine`, which is `!Send` and never moves again.
+unsafe impl Send for Stack {}
+
 thread_local! {
     static POOL: RefCell<Vec<Stack>> = const { RefCell::new(Vec::new()) };
 }

@@ -1,9 +1,13 @@
 //! How the example servers listen: one listener on a current-thread runtime (`--threads 1`),
-//! or, with `--threads N`, a multi-thread runtime where every worker runs its own accept loop
-//! on its own `SO_REUSEPORT` listener (the nginx / monoio layout): the kernel spreads incoming
-//! connections over the listeners, and each connection is served by the worker that accepted
-//! it, on that worker's reactor. Connection tasks are ordinary `Send` tasks, so an idle worker
-//! still steals them when the load is uneven.
+//! or, with `--threads N`, a multi-thread runtime where
+//! - by default every worker runs its own accept loop on its own `SO_REUSEPORT` listener (the
+//!   nginx / monoio layout): the kernel spreads incoming connections over the listeners, and
+//!   each connection is served by the worker that accepted it, on that worker's reactor;
+//! - with `WEFT_LISTENERS=shared` in the environment, one accept loop hands connections out as
+//!   tasks, and idle workers steal them (the tokio layout).
+//!
+//! Connection tasks are ordinary `Send` tasks either way, so an idle worker steals them when
+//! the load is uneven.
 
 use std::future::Future;
 use std::io;
@@ -30,6 +34,19 @@ where
     let rt = weft::Builder::new_multi_thread()
         .worker_threads(args.threads)
         .build()?;
+    if shared_listener()? {
+        return rt.block_on(async {
+            let listener = TcpListener::bind(args.addr)?;
+            println!(
+                "{name} listening on {scheme}{} ({} workers, one shared listener)",
+                listener.local_addr()?,
+                args.threads
+            );
+            weft::spawn(accept_loop(listener, name, serve))
+                .await
+                .map_err(io::Error::other)?
+        });
+    }
     let handle = rt.handle().clone();
     rt.block_on(async move {
         // the first listener resolves port 0 for the others
@@ -57,6 +74,18 @@ where
         }
         Ok(())
     })
+}
+
+/// `WEFT_LISTENERS`: `per-worker` (the default) or `shared`.
+fn shared_listener() -> io::Result<bool> {
+    match std::env::var("WEFT_LISTENERS").as_deref() {
+        Err(_) | Ok("per-worker") => Ok(false),
+        Ok("shared") => Ok(true),
+        Ok(other) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("WEFT_LISTENERS={other:?}: expected `per-worker` or `shared`"),
+        )),
+    }
 }
 
 /// A listener on `addr` that shares the port with the other workers' listeners.

@@ -52,6 +52,21 @@ impl Builder {
         handle.spawn_with_meta(future, TaskMeta::here(self.name))
     }
 
+    /// Spawns a task pinned to one loop thread, its future built there by `make` (see
+    /// [`Handle::spawn_pinned`]).
+    ///
+    /// # Panics
+    /// Outside a runtime.
+    #[track_caller]
+    pub fn spawn_pinned<M, F>(self, make: M) -> JoinHandle<F::Output>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        Handle::current().spawn_pinned_with_meta(None, make, TaskMeta::here(self.name))
+    }
+
     /// Spawns a `!Send` future onto this thread's runtime (see [`crate::spawn_local`]).
     ///
     /// # Panics
