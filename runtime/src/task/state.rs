@@ -4,7 +4,9 @@
 //! Who owns what:
 //! - the **run queue** owns one reference while `SCHEDULED` is set (a `Notified`);
 //! - the **owned-tasks list** owns one reference until the task completes or the runtime shuts
-//!   down, which is what guarantees a live future is always dropped by its runtime;
+//!   down, which is what guarantees a live future is always dropped by its runtime (the one
+//!   exception: a task whose worker `Runtime::shutdown_timeout` left behind inside a poll keeps
+//!   its future until its last reference goes);
 //! - the **`JoinHandle`** owns one reference while `JOIN_INTEREST` is set;
 //! - every **`Waker`** owns one reference.
 //!

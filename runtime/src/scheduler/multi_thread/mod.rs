@@ -116,6 +116,30 @@ pub(crate) struct MultiThread {
     watchdog: Option<Watchdog>,
 }
 
+impl Remote {
+    /// Turns this worker's reactor (by the worker itself, or by a thread helping it) and counts
+    /// the turn. With `wait` false, gives up at once if someone else holds the driver. Returns
+    /// the wakers woken, or `None` when it did not turn (driver busy, or gone at shutdown).
+    fn turn(&self, timeout: Option<Duration>, wait: bool) -> io::Result<Option<usize>> {
+        let mut driver = if wait {
+            lock(&self.driver)
+        } else {
+            match self.driver.try_lock() {
+                Ok(driver) => driver,
+                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return Ok(None),
+            }
+        };
+        let Some(reactor) = driver.as_mut() else {
+            return Ok(None);
+        };
+        let woke = reactor.turn(timeout)?;
+        let turns = self.turns.load(Ordering::Relaxed);
+        self.turns.store(turns.wrapping_add(1), Ordering::Relaxed);
+        Ok(Some(woke))
+    }
+}
+
 impl Pointer for Notified {
     fn into_ptr(self) -> *mut () {
         self.into_raw()
@@ -403,13 +427,9 @@ impl Shared {
             if !stuck {
                 continue;
             }
-            if let Ok(mut driver) = remote.driver.try_lock() {
-                if let Some(reactor) = driver.as_mut() {
-                    // an error here is the worker's to report when it turns its reactor again
-                    let _ = reactor.turn(Some(Duration::ZERO));
-                    remote.turns.store(now.1.wrapping_add(1), Ordering::Relaxed);
-                    look.1 = now.1.wrapping_add(1);
-                }
+            // an error here is the worker's to report when it turns its reactor again
+            if let Ok(Some(_)) = remote.turn(Some(Duration::ZERO), false) {
+                look.1 = now.1.wrapping_add(1);
             }
         }
     }
