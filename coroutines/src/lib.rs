@@ -83,13 +83,16 @@ mod join;
 pub mod net;
 mod overflow;
 mod park;
+pub mod select;
 mod spawn;
 mod stack;
+pub mod sync;
 mod sys;
 mod wait;
 
 pub use coroutine::in_coroutine;
 pub use join::JoinHandle;
+pub use select::Select;
 pub use spawn::{go, spawn, Builder};
 pub use stack::DEFAULT_STACK_SIZE;
 pub use wait::{block_on, blocking, sleep, yield_now};
@@ -104,4 +107,13 @@ fn _assert_send_sync() {
     send_sync::<net::TcpListener>();
     send_sync::<net::UdpSocket>();
     send_sync::<Builder>();
+    // A select over sendable arms can be awaited in a `weft::spawn`ed task.
+    fn _select_is_send(rx: &mut sync::mpsc::Receiver<u8>, tx: &sync::mpsc::Sender<u8>) {
+        fn send<T: Send>(_: &T) {}
+        let select = Select::new()
+            .recv(rx, |v| v.is_some())
+            .send(tx, 1, |r| r.is_ok())
+            .timeout(std::time::Duration::ZERO, || false);
+        send(&std::future::IntoFuture::into_future(select));
+    }
 }
