@@ -6,7 +6,7 @@
 //! the loop runs other tasks and coroutines. So coroutines and async tasks share one scheduler,
 //! reactor, timer wheel, blocking pool and cooperative budget, and wait on each other freely.
 //!
-//! Using it takes four steps:
+//! Using it takes five steps:
 //!
 //! 1. On a runtime's thread (inside `Runtime::block_on`, a task or a coroutine), start a
 //!    coroutine with [`go`] (or [`Builder`] for a name and a stack size).
@@ -16,6 +16,8 @@
 //!    [`block_on`]; push blocking or CPU-heavy work to the pool with [`blocking`].
 //! 4. Collect results: a coroutine [`join`](JoinHandle::join)s, async code `.await`s the
 //!    [`JoinHandle`], a plain thread `join`s (and blocks). Panics arrive as a `JoinError`.
+//! 5. Talk through channels shared with async code ([`sync`]: `rx.blocking_recv()` here,
+//!    `rx.recv().await` there), and wait on several of them, or a timeout, with [`Select`].
 //!
 //! ```
 //! use std::io::{Read, Write};

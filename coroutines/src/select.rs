@@ -271,6 +271,16 @@ impl<R, L: Arms<R>> Select<R, L> {
     /// Like every weft operation it spends the task's cooperative budget: a coroutine that has
     /// run 128 operations without parking gets `None` until it parks or yields (see
     /// [`yield_now`](crate::yield_now)), so a busy polling loop cannot starve the event loop.
+    ///
+    /// ```
+    /// use weft_coroutines::Select;
+    /// use weft_runtime::sync::mpsc;
+    ///
+    /// let (tx, mut rx) = mpsc::unbounded_channel();
+    /// assert_eq!(Select::new().recv(&mut rx, |v| v).try_wait(), None); // nothing yet
+    /// tx.send(1).unwrap();
+    /// assert_eq!(Select::new().recv(&mut rx, |v| v).try_wait(), Some(Some(1)));
+    /// ```
     pub fn try_wait(mut self) -> Option<R> {
         let waker = noop_waker();
         let mut cx = Context::from_waker(&waker);
@@ -326,6 +336,23 @@ impl<R, L: Arms<R>> fmt::Debug for Select<R, L> {
 
 /// The future of `select.await` ([`Select`] is `IntoFuture`): resolves to the winning
 /// handler's result, which runs inside the poll that finds its arm ready.
+///
+/// ```
+/// use std::time::Duration;
+/// use weft_coroutines::Select;
+/// use weft_runtime::sync::mpsc;
+///
+/// weft_runtime::Runtime::new()?.block_on(async {
+///     let (tx, mut rx) = mpsc::channel(1);
+///     weft_runtime::spawn(async move { tx.send("hi").await.unwrap() });
+///     let got = Select::new()
+///         .recv(&mut rx, |v| v)
+///         .timeout(Duration::from_secs(5), || None)
+///         .await;
+///     assert_eq!(got, Some("hi"));
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct SelectFuture<R, L> {
     /// `None` once completed.
