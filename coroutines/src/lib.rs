@@ -6,7 +6,7 @@
 //! the loop runs other tasks and coroutines. So coroutines and async tasks share one scheduler,
 //! reactor, timer wheel, blocking pool and cooperative budget, and wait on each other freely.
 //!
-//! Using it takes four steps:
+//! Using it takes five steps:
 //!
 //! 1. On a runtime's thread (inside `Runtime::block_on`, a task or a coroutine), start a
 //!    coroutine with [`go`] (or [`Builder`] for a name and a stack size).
@@ -16,6 +16,8 @@
 //!    [`block_on`]; push blocking or CPU-heavy work to the pool with [`blocking`].
 //! 4. Collect results: a coroutine [`join`](JoinHandle::join)s, async code `.await`s the
 //!    [`JoinHandle`], a plain thread `join`s (and blocks). Panics arrive as a `JoinError`.
+//! 5. Talk through channels shared with async code ([`sync`]: `rx.blocking_recv()` here,
+//!    `rx.recv().await` there), and wait on several of them, or a timeout, with [`Select`].
 //!
 //! ```
 //! use std::io::{Read, Write};
@@ -83,13 +85,16 @@ mod join;
 pub mod net;
 mod overflow;
 mod park;
+pub mod select;
 mod spawn;
 mod stack;
+pub mod sync;
 mod sys;
 mod wait;
 
 pub use coroutine::in_coroutine;
 pub use join::JoinHandle;
+pub use select::Select;
 pub use spawn::{go, spawn, Builder};
 pub use stack::DEFAULT_STACK_SIZE;
 pub use wait::{block_on, blocking, sleep, yield_now};
@@ -104,4 +109,13 @@ fn _assert_send_sync() {
     send_sync::<net::TcpListener>();
     send_sync::<net::UdpSocket>();
     send_sync::<Builder>();
+    // A select over sendable arms can be awaited in a `weft::spawn`ed task.
+    fn _select_is_send(rx: &mut sync::mpsc::Receiver<u8>, tx: &sync::mpsc::Sender<u8>) {
+        fn send<T: Send>(_: &T) {}
+        let select = Select::new()
+            .recv(rx, |v| v.is_some())
+            .send(tx, 1, |r| r.is_ok())
+            .timeout(std::time::Duration::ZERO, || false);
+        send(&std::future::IntoFuture::into_future(select));
+    }
 }

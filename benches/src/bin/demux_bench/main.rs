@@ -23,7 +23,9 @@
 //! `sigtimedwait`), one blocking thread per connection (N idle threads blocked in `read`, the
 //! active ends served by two threads: an event is one thread wake-up), and weft's runtime on
 //! each backend (N idle `weft::net::TcpStream`s registered with the reactor, the two ends
-//! driven by two tasks with `read().await` / `write_all().await`).
+//! driven by two tasks with `read().await` / `write_all().await`), and weft's coroutines
+//! (`weft-coro`: the same on the epoll backend, with `weft::coroutines::net::TcpStream`s and two
+//! coroutines calling `std::io` `read` / `write_all`).
 //!
 //! Output: a table on stdout; with `--write`, `demux-DATE.md` and `demux-DATE.svg` (log-log
 //! chart) in `--out-dir` (default `benches/results`).
@@ -215,15 +217,16 @@ fn run(options: &Options) -> io::Result<()> {
                 }
             }
         }
-        for model in [Model::WeftEpoll, Model::WeftPoll] {
+        for model in [Model::WeftEpoll, Model::WeftPoll, Model::WeftCoro] {
             if wanted(model) {
                 // weft takes the idle sockets over (and closes them): a fresh set each.
                 let set = IdleSet::new(n)?;
                 let i = point(model, &mut at_n);
-                for (rep, sample) in models::run_weft(model, set, options.reps, budget)?
-                    .into_iter()
-                    .enumerate()
-                {
+                let samples = match model {
+                    Model::WeftCoro => models::run_weft_coro(set, options.reps, budget)?,
+                    _ => models::run_weft(model, set, options.reps, budget)?,
+                };
+                for (rep, sample) in samples.into_iter().enumerate() {
                     log(model, n, rep, &sample);
                     at_n[i].samples.push(sample);
                 }

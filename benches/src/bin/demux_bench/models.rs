@@ -24,10 +24,11 @@ pub enum Model {
     Blocking,
     WeftEpoll,
     WeftPoll,
+    WeftCoro,
 }
 
 impl Model {
-    pub const ALL: [Model; 9] = [
+    pub const ALL: [Model; 10] = [
         Model::Select,
         Model::Poll,
         Model::EpollLt,
@@ -37,6 +38,7 @@ impl Model {
         Model::Blocking,
         Model::WeftEpoll,
         Model::WeftPoll,
+        Model::WeftCoro,
     ];
 
     /// The models driven by a hand-written loop on the shared idle set.
@@ -60,6 +62,7 @@ impl Model {
             Model::Blocking => "blocking",
             Model::WeftEpoll => "weft-epoll",
             Model::WeftPoll => "weft-poll",
+            Model::WeftCoro => "weft-coro",
         }
     }
 
@@ -89,6 +92,9 @@ impl Model {
                 "weft runtime, epoll backend: two tasks, `read().await` / `write_all().await`"
             }
             Model::WeftPoll => "weft runtime, `poll(2)` backend (`Backend::Poll`), same tasks",
+            Model::WeftCoro => {
+                "weft coroutines, epoll backend: two coroutines, `std::io::Read::read` / `write_all`"
+            }
         }
     }
 
@@ -103,6 +109,7 @@ impl Model {
             Model::Rtsig => "io_rtsig",
             Model::Blocking => "io_blocking",
             Model::WeftEpoll | Model::WeftPoll => "echo",
+            Model::WeftCoro => "echo_coro",
         }
     }
 }
@@ -451,9 +458,33 @@ fn blocking_rep(set: &IdleSet, budget: Duration) -> io::Result<Sample> {
     })
 }
 
+/// A current-thread weft runtime on `backend`, the idle sockets taken out of `set` (the runtime
+/// registers them), and `reps + 1` active pairs (the first, unrecorded repetition absorbs the
+/// registration events of the idle sockets).
+type WeftSetup = (weft::Runtime, Vec<TcpStream>, Vec<(TcpStream, TcpStream)>);
+
+fn weft_setup(backend: weft::Backend, set: &mut IdleSet, reps: usize) -> io::Result<WeftSetup> {
+    let runtime = weft::Builder::new_current_thread()
+        .backend(backend)
+        .build()?;
+    let idle = std::mem::take(&mut set.idle);
+    let pairs = (0..=reps)
+        .map(|_| set.active_pair())
+        .collect::<io::Result<Vec<_>>>()?;
+    Ok((runtime, idle, pairs))
+}
+
+/// The budget of repetition `rep`: short for the warm-up (rep 0).
+fn rep_budget(rep: usize, budget: Duration) -> Duration {
+    if rep == 0 {
+        Duration::from_millis(50)
+    } else {
+        budget
+    }
+}
+
 /// weft's runtime on the backend `model` names: the idle sockets become `weft::net::TcpStream`s
-/// (registered with the reactor) and two tasks bounce the byte. A first, unrecorded
-/// repetition absorbs the registration events of the idle sockets.
+/// (registered with the reactor) and two tasks bounce the byte.
 pub fn run_weft(
     model: Model,
     mut set: IdleSet,
@@ -464,13 +495,7 @@ pub fn run_weft(
         Model::WeftPoll => weft::Backend::Poll,
         _ => weft::Backend::Epoll,
     };
-    let runtime = weft::Builder::new_current_thread()
-        .backend(backend)
-        .build()?;
-    let idle: Vec<TcpStream> = std::mem::take(&mut set.idle);
-    let pairs = (0..=reps)
-        .map(|_| set.active_pair())
-        .collect::<io::Result<Vec<_>>>()?;
+    let (runtime, idle, pairs) = weft_setup(backend, &mut set, reps)?;
     runtime.block_on(async move {
         let idle = idle
             .into_iter()
@@ -478,12 +503,7 @@ pub fn run_weft(
             .collect::<io::Result<Vec<_>>>()?;
         let mut samples = Vec::new();
         for (rep, (a, b)) in pairs.into_iter().enumerate() {
-            let warm_up = rep == 0;
-            let budget = if warm_up {
-                Duration::from_millis(50)
-            } else {
-                budget
-            };
+            let budget = rep_budget(rep, budget);
             let (mut a, mut b) = (
                 weft::net::TcpStream::from_std(a)?,
                 weft::net::TcpStream::from_std(b)?,
@@ -514,7 +534,7 @@ pub fn run_weft(
             let elapsed = start.elapsed();
             drop(a); // Reset: the peer's read fails and its task ends.
             let peer_events = peer.await.map_err(|e| io::Error::other(e.to_string()))?;
-            if !warm_up {
+            if rep > 0 {
                 samples.push(Sample {
                     events: events + peer_events,
                     elapsed,
@@ -523,5 +543,64 @@ pub fn run_weft(
         }
         drop(idle);
         Ok(samples)
+    })
+}
+
+/// weft's coroutines on the epoll backend: the idle sockets become
+/// `weft::coroutines::net::TcpStream`s and two coroutines bounce the byte with blocking-style
+/// `std::io::Read::read` and `Write::write_all`, each wait parking its coroutine.
+pub fn run_weft_coro(mut set: IdleSet, reps: usize, budget: Duration) -> io::Result<Vec<Sample>> {
+    use weft::coroutines::net::TcpStream as CoStream;
+
+    let (runtime, idle, pairs) = weft_setup(weft::Backend::Epoll, &mut set, reps)?;
+    let measure = move || -> io::Result<Vec<Sample>> {
+        let idle = idle
+            .into_iter()
+            .map(CoStream::from_std)
+            .collect::<io::Result<Vec<_>>>()?;
+        let mut samples = Vec::new();
+        for (rep, (a, b)) in pairs.into_iter().enumerate() {
+            let budget = rep_budget(rep, budget);
+            let (mut a, mut b) = (CoStream::from_std(a)?, CoStream::from_std(b)?);
+            let peer = weft::go(move || {
+                let (mut buf, mut events) = ([0u8; 64], 0u64);
+                while let Ok(n @ 1..) = b.read(&mut buf) {
+                    events += 1;
+                    if b.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                events
+            });
+            let mut buf = [0u8; 64];
+            a.write_all(b"x")?;
+            let (start, mut events) = (Instant::now(), 0u64);
+            loop {
+                if a.read(&mut buf)? == 0 {
+                    return Err(io::Error::other("the active connection was closed"));
+                }
+                events += 1;
+                if events & 15 == 0 && start.elapsed() >= budget {
+                    break;
+                }
+                a.write_all(&buf[..1])?;
+            }
+            let elapsed = start.elapsed();
+            drop(a); // Reset: the peer's read fails and its coroutine ends.
+            let peer_events = peer.join().map_err(|e| io::Error::other(e.to_string()))?;
+            if rep > 0 {
+                samples.push(Sample {
+                    events: events + peer_events,
+                    elapsed,
+                });
+            }
+        }
+        drop(idle);
+        Ok(samples)
+    };
+    runtime.block_on(async move {
+        weft::go(measure)
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))?
     })
 }

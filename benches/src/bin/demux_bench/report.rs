@@ -171,7 +171,7 @@ impl Report {
             .map(|(i, &model)| Series {
                 name: model.name().to_string(),
                 color: COLORS[i % COLORS.len()],
-                dashed: matches!(model, Model::WeftEpoll | Model::WeftPoll),
+                dashed: matches!(model, Model::WeftEpoll | Model::WeftPoll | Model::WeftCoro),
                 points: self
                     .ns
                     .iter()
