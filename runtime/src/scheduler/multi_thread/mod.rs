@@ -27,9 +27,11 @@
 //!   cannot move) belong to one worker: they live in its private queue, are never stolen, and
 //!   a wake from another thread goes to that worker's inbox and wakes its reactor if it sleeps.
 //!
-//! Measured on the 2-core development machine (`benches/mt.sh`), see README: the per-worker
-//! design with reuseport listeners beats tokio's multi-thread runtime on both throughput and
-//! p99 latency.
+//! Measured (`bash benches/multi_thread.sh`, README): weft spends about half of tokio's
+//! user-space instructions per message at 2 workers, but on a 2-core machine shared with the
+//! load generator, the reuseport layout keeps both workers awake and pays more context switches
+//! than tokio's single shared reactor; there a shared listener gives the lowest p99. The
+//! per-worker layout is for machines with a core per worker.
 //!
 //! # Shutdown (dropping the runtime)
 //!
