@@ -11,17 +11,11 @@ use util::Watchdog;
 use weft::coroutines::net::TcpStream;
 use weft::sync::mpsc;
 
-fn multi(workers: usize) -> weft::Runtime {
-    weft::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .expect("multi-thread runtime")
-}
 
 #[test]
 fn coroutines_spread_over_workers_and_never_migrate() {
     let _watchdog = Watchdog::arm(Duration::from_secs(60));
-    let rt = multi(2);
+    let rt = util::multi_thread_rt(2);
     let threads = rt.block_on(async {
         let coroutines: Vec<_> = (0..64)
             .map(|_| {
@@ -55,7 +49,7 @@ fn coroutines_spread_over_workers_and_never_migrate() {
 #[test]
 fn coroutine_echo_on_two_workers() {
     let _watchdog = Watchdog::arm(Duration::from_secs(60));
-    let rt = multi(2);
+    let rt = util::multi_thread_rt(2);
     rt.block_on(async {
         let listener = weft::coroutines::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -97,7 +91,7 @@ fn coroutine_echo_on_two_workers() {
 #[test]
 fn coroutines_and_async_tasks_on_other_workers_exchange_messages() {
     let _watchdog = Watchdog::arm(Duration::from_secs(60));
-    let rt = multi(2);
+    let rt = util::multi_thread_rt(2);
     let total = rt.block_on(async {
         let (to_async, mut from_coroutines) = mpsc::channel::<u64>(8);
         let (to_coroutines, from_async) = mpsc::channel::<u64>(8);

@@ -7,18 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use weft::net::{TcpListener, TcpStream};
-use weft::{Builder, Runtime};
 
-fn multi(workers: usize) -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .expect("multi-thread runtime")
-}
 
 #[test]
 fn spawned_tasks_run_on_several_workers() {
-    let rt = multi(2);
+    let rt = util::multi_thread_rt(2);
     let names = rt.block_on(async {
         let tasks: Vec<_> = (0..200)
             .map(|_| {
@@ -48,7 +41,7 @@ fn spawned_tasks_run_on_several_workers() {
 
 #[test]
 fn ping_pong_across_workers() {
-    let rt = multi(2);
+    let rt = util::multi_thread_rt(2);
     let count = Arc::new(AtomicUsize::new(0));
     rt.block_on(async {
         let mut tasks = Vec::new();
@@ -70,7 +63,7 @@ fn ping_pong_across_workers() {
 
 #[test]
 fn echo_over_tcp_on_two_workers() {
-    let rt = multi(2);
+    let rt = util::multi_thread_rt(2);
     rt.block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -111,7 +104,7 @@ fn echo_over_tcp_on_two_workers() {
 
 #[test]
 fn pinned_tasks_stay_on_their_worker_and_spawn_local_works_there() {
-    let rt = multi(2);
+    let rt = util::multi_thread_rt(2);
     let handle = rt.handle().clone();
     let out = rt.block_on(async move {
         let task = handle.spawn_pinned_on(1, || {
@@ -139,7 +132,7 @@ fn pinned_tasks_stay_on_their_worker_and_spawn_local_works_there() {
 #[test]
 #[allow(clippy::async_yields_async)] // the server hands back the echo task's handle
 fn a_stuck_worker_does_not_strand_ready_io() {
-    let rt = multi(2);
+    let rt = util::multi_thread_rt(2);
     let handle = rt.handle().clone();
     let took = rt.block_on(async move {
         // the listener, and so the accepted socket, register with worker 0's reactor

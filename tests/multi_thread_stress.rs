@@ -8,19 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use util::{drop_guard, oneshot, Watchdog};
-use weft::{Builder, Runtime};
 
-fn multi(workers: usize) -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .expect("multi-thread runtime")
-}
 
 #[test]
 fn many_short_tasks_ping_pong_across_workers() {
     let _watchdog = Watchdog::arm(Duration::from_secs(60));
-    let rt = multi(4);
+    let rt = util::multi_thread_rt(4);
     let total = rt.block_on(async {
         // 200 pairs; each pair passes a counter back and forth 200 times through oneshots, so
         // every hop is a wake of a task that may sit on another worker
@@ -54,7 +47,7 @@ fn many_short_tasks_ping_pong_across_workers() {
 #[test]
 fn wake_storms_from_foreign_threads_lose_no_wake() {
     let _watchdog = Watchdog::arm(Duration::from_secs(60));
-    let rt = multi(2);
+    let rt = util::multi_thread_rt(2);
     const TASKS: usize = 400;
     const ROUNDS: usize = 50;
     // each task waits for ROUNDS values, each sent from one of four plain threads
@@ -111,7 +104,7 @@ fn wake_storms_from_foreign_threads_lose_no_wake() {
 fn spawns_racing_shutdown_are_run_or_cancelled_never_lost() {
     let _watchdog = Watchdog::arm(Duration::from_secs(60));
     for _ in 0..20 {
-        let rt = multi(2);
+        let rt = util::multi_thread_rt(2);
         let handle = rt.handle().clone();
         let ran = Arc::new(AtomicUsize::new(0));
         let spammer = {
@@ -151,7 +144,7 @@ fn spawns_racing_shutdown_are_run_or_cancelled_never_lost() {
 #[test]
 fn dropping_the_runtime_cancels_tasks_and_fails_pending_io() {
     let _watchdog = Watchdog::arm(Duration::from_secs(60));
-    let rt = multi(2);
+    let rt = util::multi_thread_rt(2);
     let (guard, flag) = drop_guard();
     let (io_result_tx, io_result_rx) = oneshot();
     // a connected pair on which nobody ever writes

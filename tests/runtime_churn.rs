@@ -13,10 +13,7 @@ fn a_thousand_runtimes_leak_no_threads_or_descriptors() {
     let threads_before = thread_count();
     let fds_before = util::open_fds();
     for i in 0..1_000 {
-        let rt = weft::Builder::new_multi_thread()
-            .worker_threads(2)
-            .build()
-            .unwrap();
+        let rt = util::multi_thread_rt(2);
         let got = rt.block_on(async move { weft::spawn(async move { i * 2 }).await.unwrap() });
         assert_eq!(got, i * 2);
     }
