@@ -11,7 +11,6 @@ use util::Watchdog;
 use weft::coroutines::net::TcpStream;
 use weft::sync::mpsc;
 
-
 #[test]
 fn coroutines_spread_over_workers_and_never_migrate() {
     let _watchdog = Watchdog::arm(Duration::from_secs(60));

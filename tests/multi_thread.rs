@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use weft::net::{TcpListener, TcpStream};
 
-
 #[test]
 fn spawned_tasks_run_on_several_workers() {
     let rt = util::multi_thread_rt(2);

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use util::{drop_guard, oneshot, Watchdog};
 
-
 #[test]
 fn many_short_tasks_ping_pong_across_workers() {
     let _watchdog = Watchdog::arm(Duration::from_secs(60));

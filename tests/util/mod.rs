@@ -36,7 +36,10 @@ pub fn rt() -> Runtime {
 /// A multi-thread runtime with `workers` workers (the backend follows `WEFT_BACKEND`).
 #[track_caller]
 pub fn multi_thread_rt(workers: usize) -> Runtime {
-    match weft::Builder::new_multi_thread().worker_threads(workers).build() {
+    match weft::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => panic!("building a multi-thread runtime: {e}"),
     }
