@@ -15,7 +15,9 @@
 #      warm-up, dumped after 3 s of measured load; Ir ÷ completed messages or requests;
 #   5. cpu_stall: `cargo run --release --example cpu_stall`;
 #   6. writes benches/results/matrix-DATE.md, matrix-DATE-throughput.svg and matrix-DATE-rss.svg
-#      (matrix_report) and prints the markdown.
+#      (matrix_report);
+#   7. appends the micro benchmarks to the report (`micro`: weft vs tokio; `coro_micro`: weft
+#      coroutines vs may, each pinned to CPU 0), and prints it.
 #
 # A server whose binary does not exist is shown as "not built" and skipped; adding one is one
 # line in SERVERS / BINARY below.
@@ -260,5 +262,15 @@ if ! "$BIN/matrix_report" --work "$WORK" --out "benches/results/matrix-$DAY"; th
     echo "matrix.sh: writing the report failed" >&2
     exit 1
 fi
+# micro benchmarks, pinned like the servers, appended to the report
+log "micro benchmarks"
+{
+    printf '\n## Micro benchmarks\n\n'
+    printf '`taskset -c %s micro` (weft against tokio, current-thread flavour) and `taskset -c %s coro_micro` (weft coroutines against may, one thread each), after the network loads; ns per operation, median of 25 batches:\n\n' \
+        $SERVER_CPU $SERVER_CPU
+    taskset -c $SERVER_CPU "$BIN/micro" | grep '^|'
+    printf '\n'
+    taskset -c $SERVER_CPU "$BIN/coro_micro" | grep '^|'
+} >>"benches/results/matrix-$DAY.md" || log "micro benchmarks failed"
 cat "benches/results/matrix-$DAY.md"
 log "done in $((SECONDS / 60)) min $((SECONDS % 60)) s"

@@ -51,10 +51,13 @@ impl Notifier {
         }
     }
 
-    /// Called by the driver when the eventfd was reported readable: re-enables `wake` first, then
-    /// empties the counter, so a wake racing with the drain raises a fresh event.
+    /// Called by the driver when the eventfd was reported readable: empties the counter first,
+    /// then re-enables `wake`. The other order loses wake-ups for good: a `wake` between the
+    /// re-enable and the read would have its write consumed by that read and leave `pending`
+    /// set, so every later `wake` would skip its write. In this order a `wake` that lands before
+    /// the re-enable skips its write, which is fine: the driver is awake (it is draining) and
+    /// looks at its queues after the turn; the swap makes the waker's work visible to it.
     pub(crate) fn drain(&self) {
-        self.pending.store(false, Ordering::Release);
         let mut value: u64 = 0;
         // SAFETY: reads 8 bytes into a live u64 from an eventfd we own; EAGAIN (already empty)
         // is harmless.
@@ -65,5 +68,6 @@ impl Notifier {
                 std::mem::size_of::<u64>(),
             )
         };
+        self.pending.swap(false, Ordering::AcqRel);
     }
 }

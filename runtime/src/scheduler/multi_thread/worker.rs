@@ -11,9 +11,7 @@
 //!    tasks keep waking each other) and go to 1.
 //! 3. Otherwise (the queues ran dry) search: steal half of a sibling's ring (random start), or take a batch from the
 //!    inject queue (see `idle.rs` for who may search).
-//! 4. Nothing anywhere: turn the reactors of awake siblings without blocking (their ready
-//!    events need not wait for them: tasks woken there come here), and if that found nothing,
-//!    park (step 3 of `idle.rs`): check the inbox, the inject queue and, as
+//! 4. Nothing anywhere: park (step 3 of `idle.rs`): check the inbox, the inject queue and, as
 //!    the last searcher, the siblings' rings once more; then block in its own reactor until an
 //!    event, a timer, or a wake-up. (A worker stuck in one long poll is helped by the runtime's
 //!    watchdog thread, see `mod.rs`.)
@@ -244,9 +242,6 @@ impl Worker {
 
     /// Step 4: sleep in this worker's reactor until there is something to do.
     fn park(&self) {
-        if self.help_busy_siblings() {
-            return;
-        }
         let shared = &*self.shared;
         let remote = self.remote();
         let was_searching = self.searching.replace(false);
@@ -272,29 +267,13 @@ impl Worker {
             || (last_searcher && shared.workers.iter().any(|w| !w.run_queue.is_empty()))
     }
 
-    /// Turns this worker's reactor: a blocking turn waits for a sibling that is helping;
-    /// a non-blocking one is skipped then (the sibling is doing it).
+    /// Turns this worker's reactor: a blocking turn waits for the watchdog if it is helping;
+    /// a non-blocking one is skipped then (the watchdog is doing it).
     fn turn(&self, timeout: Option<Duration>) {
         let wait = timeout != Some(Duration::ZERO);
         if let Err(e) = self.remote().turn(timeout, wait) {
             panic!("weft: worker {}'s reactor failed: {e}", self.index);
         }
-    }
-
-    /// Before sleeping: turns, without blocking, the reactor of every sibling that is awake
-    /// (busy with tasks, or preempted by the OS) and not turning it right now, so events that
-    /// wait there are not left for that sibling alone. `Send` tasks they wake land in this
-    /// worker's queue. Returns whether this worker has work now.
-    fn help_busy_siblings(&self) -> bool {
-        for (i, sibling) in self.shared.workers.iter().enumerate() {
-            if i == self.index || sibling.parked.load(Ordering::Relaxed) {
-                continue;
-            }
-            if let Err(e) = sibling.turn(Some(Duration::ZERO), false) {
-                panic!("weft: worker {i}'s reactor failed: {e}");
-            }
-        }
-        !self.remote().run_queue.is_empty() || !self.pinned.is_empty()
     }
 
     fn next_random(&self) -> u32 {
