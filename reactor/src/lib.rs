@@ -39,6 +39,7 @@
     clippy::undocumented_unsafe_blocks
 )]
 
+mod hub;
 mod reactor;
 mod readiness;
 mod sync;
@@ -46,6 +47,7 @@ pub mod sys;
 mod timer;
 mod token;
 
+pub use hub::Hub;
 pub use reactor::{Handle, Reactor, Registration};
 pub use readiness::{Direction, ReadyEvent};
 pub use sys::socket;

@@ -50,7 +50,7 @@ pub struct Handle {
 
 #[derive(Debug)]
 pub(crate) struct Inner {
-    selector: Selector,
+    pub(crate) selector: Selector,
     backend: Backend,
     notifier: Notifier,
     sources: Mutex<Sources>,
@@ -90,7 +90,7 @@ impl Reactor {
         let notifier =
             Notifier::new().map_err(|e| with_context(e, "creating the wake-up eventfd"))?;
         // nobody waits in the selector yet, so no wake-up is needed
-        selector.register(notifier.raw_fd(), token::WAKE)?;
+        selector.register_wakeup(notifier.raw_fd(), token::WAKE)?;
         let inner = Arc::new(Inner {
             selector,
             backend,

@@ -41,9 +41,29 @@ impl Selector {
         })
     }
 
+    /// The epoll descriptor itself (a hub watches it: see `hub.rs`).
+    pub(crate) fn raw_fd(&self) -> i32 {
+        self.epfd.as_raw_fd()
+    }
+
     pub(crate) fn register(&self, fd: i32, token: u64) -> io::Result<()> {
+        self.add(
+            fd,
+            token,
+            libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET,
+        )
+    }
+
+    /// Adds `fd` for reading only (edge-triggered): the wake-up eventfd, and a reactor's
+    /// epoll set in a hub. An eventfd is always writable, and every read of it would report
+    /// that again, waking a hub for nothing.
+    pub(crate) fn register_readable(&self, fd: i32, token: u64) -> io::Result<()> {
+        self.add(fd, token, libc::EPOLLIN | libc::EPOLLET)
+    }
+
+    fn add(&self, fd: i32, token: u64, events: i32) -> io::Result<()> {
         let mut event = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
+            events: events as u32,
             u64: token,
         };
         syscall!(epoll_ctl(

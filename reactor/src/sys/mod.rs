@@ -173,6 +173,22 @@ impl Selector {
         }
     }
 
+    /// The epoll descriptor, for a hub to watch (`None` for `poll`, which cannot be nested).
+    pub(crate) fn epoll_fd(&self) -> Option<i32> {
+        match self {
+            Selector::Epoll(s) => Some(s.raw_fd()),
+            Selector::Poll(_) => None,
+        }
+    }
+
+    /// Adds the wake-up eventfd (read interest only where the backend can say so).
+    pub(crate) fn register_wakeup(&self, fd: i32, token: u64) -> io::Result<()> {
+        match self {
+            Selector::Epoll(s) => s.register_readable(fd, token),
+            Selector::Poll(s) => s.register(fd, token).map(drop),
+        }
+    }
+
     pub(crate) fn deregister(&self, fd: i32) -> io::Result<()> {
         match self {
             Selector::Epoll(s) => s.deregister(fd),

@@ -45,6 +45,7 @@
 
 mod idle;
 mod queue;
+mod sleep;
 mod worker;
 
 use std::future::Future;
@@ -52,10 +53,11 @@ use std::io;
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
 
-use weft_reactor::{Backend, Reactor};
+use weft_reactor::{Backend, Hub, Reactor};
 
 use self::idle::Idle;
 use self::queue::{Pointer, RunQueue};
+use self::sleep::{Mode, Sleep, TurnGate};
 pub(crate) use self::worker::Worker;
 use super::inject::Inject;
 use super::stall::{StallMonitor, Watchdog};
@@ -86,10 +88,36 @@ pub(crate) struct Shared {
     /// Round-robin placement of pinned tasks spawned from outside the workers.
     next_placement: AtomicUsize,
     closing: AtomicBool,
+    /// Watches every reactor for the workers that sleep (`sleep.rs`); epoll, 2+ workers only.
+    hub: Option<HubState>,
     event_interval: usize,
     exited: Mutex<usize>,
     exited_cv: Condvar,
     pub(crate) blocking: blocking::Spawner,
+}
+
+/// The hub and who holds it (`sleep.rs`).
+#[derive(Debug)]
+struct HubState {
+    hub: Hub,
+    /// Held by the worker sleeping on the hub, or by whoever polls it for a moment.
+    held: AtomicBool,
+    /// Workers sleeping on their parker, whose sockets only the hub watches.
+    parker_sleepers: AtomicUsize,
+}
+
+impl HubState {
+    fn try_hold(&self) -> bool {
+        !self.held.load(Ordering::Relaxed)
+            && self
+                .held
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    fn release(&self) {
+        self.held.store(false, Ordering::Release);
+    }
 }
 
 /// The part of a worker that other threads reach.
@@ -103,8 +131,12 @@ struct Remote {
     reactor: weft_reactor::Handle,
     /// The driver, locked only while someone turns it (the worker, or a sibling helping it).
     driver: Mutex<Option<Reactor>>,
-    /// Set while the worker blocks in its reactor (or is about to).
+    /// Set while the worker sleeps (or is about to).
     parked: AtomicBool,
+    /// How it sleeps, and its parker.
+    sleep: Sleep,
+    /// Hand-off of events a helper could not dispatch because the driver was busy.
+    gate: TurnGate,
     /// Reactor turns so far: a sibling that sees it unchanged for `STUCK_CHECK` helps.
     turns: AtomicU64,
     stall: Arc<StallMonitor>,
@@ -123,6 +155,35 @@ impl Remote {
     /// the turn. With `wait` false, gives up at once if someone else holds the driver. Returns
     /// the wakers woken, or `None` when it did not turn (driver busy, or gone at shutdown).
     fn turn(&self, timeout: Option<Duration>, wait: bool) -> io::Result<Option<usize>> {
+        let Some(mut woke) = self.turn_once(timeout, wait)? else {
+            return Ok(None);
+        };
+        while self.gate.unlocked() {
+            match self.turn_once(Some(Duration::ZERO), false)? {
+                Some(more) => woke += more,
+                // whoever holds it now looks at the gate when it lets go
+                None => break,
+            }
+        }
+        Ok(Some(woke))
+    }
+
+    /// Turns this reactor for a thread other than its owner, which learnt from the hub that
+    /// it has events: if the driver is busy, hands the events to its holder (`sleep.rs`).
+    fn help_turn(&self) -> io::Result<Option<usize>> {
+        if let Some(woke) = self.turn(Some(Duration::ZERO), false)? {
+            return Ok(Some(woke));
+        }
+        self.gate.raise();
+        self.turn(Some(Duration::ZERO), false)
+    }
+
+    /// Wakes the worker for work, however it sleeps.
+    fn wake(&self) {
+        self.sleep.wake(|| self.reactor.wake());
+    }
+
+    fn turn_once(&self, timeout: Option<Duration>, wait: bool) -> io::Result<Option<usize>> {
         let mut driver = if wait {
             lock(&self.driver)
         } else {
@@ -135,6 +196,7 @@ impl Remote {
         let Some(reactor) = driver.as_mut() else {
             return Ok(None);
         };
+        self.gate.locked();
         let woke = reactor.turn(timeout)?;
         let turns = self.turns.load(Ordering::Relaxed);
         self.turns.store(turns.wrapping_add(1), Ordering::Relaxed);
@@ -167,12 +229,27 @@ impl MultiThread {
                 reactor: reactor.handle(),
                 driver: Mutex::new(Some(reactor)),
                 parked: AtomicBool::new(false),
+                sleep: Sleep::new(),
+                gate: TurnGate::default(),
                 turns: AtomicU64::new(0),
                 stall: Arc::new(StallMonitor::new(
                     config.stall_threshold.unwrap_or(Duration::MAX),
                 )),
             });
         }
+        let hub = if workers > 1 && config.backend == Backend::Epoll {
+            let hub = Hub::new()?;
+            for (index, remote) in remotes.iter().enumerate() {
+                hub.add(&remote.reactor, index)?;
+            }
+            Some(HubState {
+                hub,
+                held: AtomicBool::new(false),
+                parker_sleepers: AtomicUsize::new(0),
+            })
+        } else {
+            None
+        };
         let shared = Arc::new(Shared {
             workers: remotes.into_boxed_slice(),
             inject: Inject::default(),
@@ -181,6 +258,7 @@ impl MultiThread {
             next_id: AtomicU64::new(1),
             next_placement: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
+            hub,
             event_interval: config.event_interval.max(1),
             exited: Mutex::new(0),
             exited_cv: Condvar::new(),
@@ -230,7 +308,7 @@ impl MultiThread {
         let shared = &self.shared;
         shared.closing.store(true, Ordering::SeqCst);
         for remote in shared.workers.iter() {
-            remote.reactor.wake();
+            remote.wake();
         }
         let all_exited = shared.wait_for_workers(timeout);
         if all_exited {
@@ -404,7 +482,33 @@ impl Shared {
     /// Wakes a parked worker to steal new work, if the sleep protocol says one should wake.
     fn notify_parked(&self) {
         if let Some(worker) = self.idle.worker_to_notify() {
-            self.workers[worker].reactor.wake();
+            self.workers[worker].wake();
+        }
+    }
+
+    /// Turns reactor `index` for its owner (see `Remote::help_turn`). An owner sleeping on its
+    /// parker that now has a timer pending is woken to watch it itself.
+    fn help_turn(&self, index: usize) {
+        let remote = &self.workers[index];
+        // an error here is the owner's to report when it turns its reactor again
+        let _ = remote.help_turn();
+        if remote.sleep.mode() == Mode::Parker && remote.reactor.has_timers() {
+            remote.wake();
+        }
+    }
+
+    /// Polls the hub without blocking when workers sleep on their parkers and nobody sleeps
+    /// on the hub for them: a busy worker between batches, and the watchdog each tick.
+    fn poll_orphaned_reactors(&self) {
+        let Some(hub) = &self.hub else { return };
+        if hub.parker_sleepers.load(Ordering::SeqCst) == 0 || !hub.try_hold() {
+            return;
+        }
+        let mut ready = Vec::new();
+        let polled = hub.hub.wait(Some(Duration::ZERO), &mut ready);
+        hub.release();
+        if polled.is_ok() {
+            ready.into_iter().for_each(|index| self.help_turn(index));
         }
     }
 
@@ -422,6 +526,7 @@ impl Shared {
         if self.closing.load(Ordering::Acquire) {
             return;
         }
+        self.poll_orphaned_reactors();
         for (remote, look) in self.workers.iter().zip(looks.iter_mut()) {
             let now = (remote.stall.seq(), remote.turns.load(Ordering::Relaxed));
             let stuck = now.0 & 1 == 1 && now == *look;
@@ -532,7 +637,7 @@ impl Schedule for PinnedTo {
                     // it parked
                     fence(Ordering::SeqCst);
                     if owner.parked.load(Ordering::SeqCst) {
-                        owner.reactor.wake();
+                        owner.wake();
                     }
                 }
             }

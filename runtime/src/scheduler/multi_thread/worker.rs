@@ -12,17 +12,19 @@
 //! 3. Otherwise (the queues ran dry) search: steal half of a sibling's ring (random start), or take a batch from the
 //!    inject queue (see `idle.rs` for who may search).
 //! 4. Nothing anywhere: park (step 3 of `idle.rs`): check the inbox, the inject queue and, as
-//!    the last searcher, the siblings' rings once more; then block in its own reactor until an
-//!    event, a timer, or a wake-up. (A worker stuck in one long poll is helped by the runtime's
-//!    watchdog thread, see `mod.rs`.)
+//!    the last searcher, the siblings' rings once more; then sleep until an event, a timer, or
+//!    a wake-up: on the hub for every reactor, on its parker, or in its own reactor (see
+//!    `sleep.rs`). (A worker stuck in one long poll is helped by the runtime's watchdog thread,
+//!    see `mod.rs`.)
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use weft_reactor::Handle as ReactorHandle;
 
 use super::queue::CAPACITY;
-use super::{Remote, Shared};
+use super::sleep::Mode;
+use super::{HubState, Remote, Shared};
 use crate::context::{self, Scheduler};
 use crate::coop;
 use crate::scheduler::local_queue::LocalQueue;
@@ -44,6 +46,11 @@ pub(crate) struct Worker {
     tick: Cell<u32>,
     rng: Cell<u32>,
     searching: Cell<bool>,
+    /// Set while this worker turns its reactor: wakes then queue tasks without notifying
+    /// siblings one by one; `turn` notifies once afterwards if the batch leaves a surplus.
+    turning: Cell<bool>,
+    /// The hub's answer, reused across waits.
+    hub_ready: RefCell<Vec<usize>>,
 }
 
 /// The worker thread's body.
@@ -55,6 +62,8 @@ pub(super) fn run(shared: Arc<Shared>, index: usize) {
         tick: Cell::new(0),
         rng: Cell::new(0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1),
         searching: Cell::new(false),
+        turning: Cell::new(false),
+        hub_ready: RefCell::new(Vec::new()),
     };
     {
         let _entered = context::enter(Scheduler::Worker(&worker), false)
@@ -110,7 +119,7 @@ impl Worker {
         remote.run_queue.push_or_overflow(task, |batch| {
             self.shared.inject.push(batch);
         });
-        if remote.run_queue.len() > 1 {
+        if !self.turning.get() && remote.run_queue.len() > 1 {
             self.shared.notify_parked();
         }
     }
@@ -147,8 +156,10 @@ impl Worker {
             }
             coop::unconstrain();
             if ran == shared.event_interval {
-                // more may be queued: poll I/O without blocking, then go on
+                // more may be queued: poll I/O without blocking (ours, and that of siblings
+                // asleep with nobody watching for them), then go on
                 self.turn(Some(Duration::ZERO));
+                self.batch(|| shared.poll_orphaned_reactors());
                 continue;
             }
             // the queues ran dry: steal, or sleep in the reactor (which also polls I/O)
@@ -240,22 +251,95 @@ impl Worker {
         }
     }
 
-    /// Step 4: sleep in this worker's reactor until there is something to do.
+    /// Step 4: sleep until there is something to do (`sleep.rs`).
     fn park(&self) {
         let shared = &*self.shared;
         let remote = self.remote();
+        let mode = self.sleep_mode();
+        remote.sleep.set_mode(mode);
         let was_searching = self.searching.replace(false);
         let last_searcher = shared.idle.park(self.index, was_searching);
         remote.parked.store(true, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        if shared.closing.load(Ordering::SeqCst) || self.work_visible(last_searcher) {
-            remote.parked.store(false, Ordering::Relaxed);
-            self.searching.set(shared.idle.unpark(self.index));
-            return;
+        if !shared.closing.load(Ordering::SeqCst) && !self.work_visible(last_searcher) {
+            match (mode, &shared.hub) {
+                (Mode::Hub, Some(hub)) => self.sleep_on_hub(hub),
+                (Mode::Parker, Some(hub)) => self.sleep_on_parker(hub),
+                _ => self.turn(None),
+            }
         }
-        self.turn(None);
+        remote.sleep.set_mode(Mode::Awake);
+        if mode == Mode::Hub {
+            if let Some(hub) = &shared.hub {
+                hub.release();
+            }
+        }
         remote.parked.store(false, Ordering::Relaxed);
         self.searching.set(shared.idle.unpark(self.index));
+    }
+
+    /// How to sleep: on the hub if nobody does; else on the parker, unless a timer is pending
+    /// here (then in the reactor, which watches it).
+    fn sleep_mode(&self) -> Mode {
+        match &self.shared.hub {
+            Some(hub) if hub.try_hold() => Mode::Hub,
+            Some(_) if !self.remote().reactor.has_timers() => Mode::Parker,
+            _ => Mode::Reactor,
+        }
+    }
+
+    /// Waits on the hub, turning whichever reactors report, until this worker has work or is
+    /// woken.
+    fn sleep_on_hub(&self, hub: &HubState) {
+        let shared = &*self.shared;
+        let remote = self.remote();
+        let mut ready = self.hub_ready.borrow_mut();
+        loop {
+            let timeout = remote.reactor.park_elsewhere();
+            let waited = hub.hub.wait(timeout, &mut ready);
+            remote.reactor.unpark_elsewhere();
+            if let Err(e) = waited {
+                panic!(
+                    "weft: worker {}'s wait on the reactor hub failed: {e}",
+                    self.index
+                );
+            }
+            // our own reactor: its events, its wake-up eventfd, or its timers (a timeout)
+            if ready.is_empty() || ready.contains(&self.index) {
+                self.turn(Some(Duration::ZERO));
+            }
+            self.batch(|| {
+                for &index in ready.iter().filter(|&&i| i != self.index) {
+                    shared.help_turn(index);
+                }
+            });
+            if remote.sleep.take_notified()
+                || shared.closing.load(Ordering::SeqCst)
+                || self.has_own_work()
+            {
+                return;
+            }
+        }
+    }
+
+    /// Sleeps on the parker until woken; the hub's sleeper watches this worker's reactor.
+    fn sleep_on_parker(&self, hub: &HubState) {
+        let remote = self.remote();
+        hub.parker_sleepers.fetch_add(1, Ordering::SeqCst);
+        // a timer added since `sleep_mode` looked, or the hub let go since: park again
+        let timers = remote.reactor.park_elsewhere().is_some();
+        if !timers && hub.held.load(Ordering::SeqCst) && !remote.sleep.take_notified() {
+            remote.sleep.parker.park();
+        }
+        remote.reactor.unpark_elsewhere();
+        hub.parker_sleepers.fetch_sub(1, Ordering::SeqCst);
+        remote.sleep.take_notified();
+    }
+
+    /// Tasks this worker would run next.
+    fn has_own_work(&self) -> bool {
+        let remote = self.remote();
+        !remote.run_queue.is_empty() || !self.pinned.is_empty() || !remote.inbox.is_empty()
     }
 
     /// The last check before blocking.
@@ -271,9 +355,23 @@ impl Worker {
     /// a non-blocking one is skipped then (the watchdog is doing it).
     fn turn(&self, timeout: Option<Duration>) {
         let wait = timeout != Some(Duration::ZERO);
-        if let Err(e) = self.remote().turn(timeout, wait) {
+        let turned = self.batch(|| self.remote().turn(timeout, wait));
+        if let Err(e) = turned {
             panic!("weft: worker {}'s reactor failed: {e}", self.index);
         }
+    }
+
+    /// Runs `f`, which wakes a batch of tasks (a reactor turn) into this worker's queue,
+    /// notifying a sleeping sibling once afterwards if the batch left more than one task,
+    /// rather than once per task.
+    fn batch<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.turning.set(true);
+        let result = f();
+        self.turning.set(false);
+        if self.remote().run_queue.len() > 1 {
+            self.shared.notify_parked();
+        }
+        result
     }
 
     fn next_random(&self) -> u32 {
