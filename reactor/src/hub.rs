@@ -127,7 +127,7 @@ mod tests {
     #[test]
     fn reports_each_reactor_under_its_key_once_per_batch() {
         let hub = Hub::new().unwrap();
-        let mut a = Reactor::new(Backend::Epoll).unwrap();
+        let a = Reactor::new(Backend::Epoll).unwrap();
         let mut b = Reactor::new(Backend::Epoll).unwrap();
         hub.add(&a.handle(), 1).unwrap();
         hub.add(&b.handle(), 2).unwrap();
