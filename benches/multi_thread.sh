@@ -6,10 +6,19 @@
 #
 # usage: bash benches/multi_thread.sh [rounds=5] [secs=5] [threads=2]
 #
+# Environment (all optional):
+#   CLIENTS=N          load generators: N echo_load processes / N wrk threads, 100 connections
+#                      each (default 1); the p99 reported for echo is the worst client's
+#   SERVER_CPUS=LIST   taskset CPU list for the servers (default: every CPU)
+#   CLIENT_CPUS=LIST   taskset CPU list for the load (default: every CPU)
+#   WEFT_BENCH_BIN=DIR prebuilt release binaries (DIR/examples/{echo,hello_server},
+#                      DIR/{tokio_echo,tokio_hello,echo_load}): no cargo needed, e.g. on a
+#                      machine lent for one scaling run
+#   REPORT=PATH        where the report goes (default benches/results/multi_thread-DATE.md)
+#
 # With 2 workers on a 2-core machine nothing can be pinned apart: server and client share all
 # CPUs. Rounds alternate which server goes first. Reports the median throughput and p99 latency
-# of each server and the median of the per-round ratios weft/tokio, in
-# benches/results/multi_thread-DATE.md.
+# of each server and the median of the per-round ratios weft/tokio.
 
 set -uo pipefail
 
@@ -20,7 +29,11 @@ if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ && $SECS =~ ^[1-9][0-9]*$ && $THREADS =~ ^[1-9]
     echo "usage: bash benches/multi_thread.sh [rounds=5] [secs=5] [threads=2]" >&2
     exit 2
 fi
-for tool in cargo python3 wrk taskset; do
+CLIENTS=${CLIENTS:-1}
+[[ $CLIENTS =~ ^[1-9][0-9]*$ ]] || { echo "multi_thread.sh: CLIENTS must be a positive number" >&2; exit 2; }
+NEEDED=(python3 wrk taskset)
+[[ -n ${WEFT_BENCH_BIN:-} ]] || NEEDED+=(cargo)
+for tool in "${NEEDED[@]}"; do
     command -v "$tool" >/dev/null || { echo "multi_thread.sh: \`$tool\` is required" >&2; exit 2; }
 done
 
@@ -32,10 +45,17 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/weft-mt.XXXXXX")
 PIDS=()
 trap 'stop "${PIDS[@]}"; rm -rf "$WORK"' EXIT
 ALL_CPUS="0-$(($(nproc) - 1))"
+SERVER_CPUS=${SERVER_CPUS:-$ALL_CPUS}
+CLIENT_CPUS=${CLIENT_CPUS:-$ALL_CPUS}
 
-echo "== building (release)"
-bench_build multi_thread.sh
-[[ $WEFT_BUILD == ok ]] || exit 1
+if [[ -n ${WEFT_BENCH_BIN:-} ]]; then
+    BIN=$WEFT_BENCH_BIN
+    ECHO_LOAD=$BIN/echo_load
+else
+    echo "== building (release)"
+    bench_build multi_thread.sh
+    [[ $WEFT_BUILD == ok ]] || exit 1
+fi
 
 server_bin() { # SERVER BENCH
     case "$1/$2" in
@@ -52,23 +72,46 @@ run_one() {
     port=$(free_port)
     local listeners=per-worker
     [[ $server == weft-shared ]] && listeners=shared
-    WEFT_LISTENERS=$listeners "$(server_bin "$server" "$bench")" --addr "127.0.0.1:$port" --threads "$THREADS" \
-        >/dev/null 2>"$WORK/server.err" &
+    WEFT_LISTENERS=$listeners taskset -c "$SERVER_CPUS" "$(server_bin "$server" "$bench")" \
+        --addr "127.0.0.1:$port" --threads "$THREADS" >/dev/null 2>"$WORK/server.err" &
     pid=$!
     PIDS+=("$pid")
     if ! wait_port "$port" "$pid"; then
         echo "multi_thread.sh: the $server $bench server did not start: $(cat "$WORK/server.err")" >&2
         exit 1
     fi
-    run_client "$bench" 100 "$port" "$SECS" 1 "$ALL_CPUS" "$WORK/client.out"
+    load "$bench" "$port"
     stop "$pid"
-    read -r rate _ errors _ p99 _ < <(parse_client "$bench" "$WORK/client.out")
-    if [[ $errors != 0 ]]; then
-        echo "multi_thread.sh: $server $bench: $errors errors" >&2
-        cat "$WORK/client.out" >&2
-        exit 1
+    echo "$LOAD_RESULT"
+}
+
+# load BENCH PORT: runs the clients; sets LOAD_RESULT="RATE P99_US" (rates summed, worst p99)
+load() {
+    local bench=$1 port=$2 i clients=() rate p99 errors total=0 worst=0
+    if [[ $bench == http ]]; then
+        taskset -c "$CLIENT_CPUS" wrk -t"$CLIENTS" -c$((100 * CLIENTS)) -d1s \
+            "http://127.0.0.1:$port/" >/dev/null 2>&1
+        taskset -c "$CLIENT_CPUS" wrk -t"$CLIENTS" -c$((100 * CLIENTS)) -d"${SECS}s" --latency \
+            "http://127.0.0.1:$port/" >"$WORK/client.0" 2>&1
+        clients=(0)
+    else
+        for ((i = 0; i < CLIENTS; i++)); do
+            run_client echo 100 "$port" "$SECS" 1 "$CLIENT_CPUS" "$WORK/client.$i" &
+            clients+=("$i")
+        done
+        wait
     fi
-    echo "$rate $p99"
+    for i in "${clients[@]}"; do
+        read -r rate _ errors _ p99 _ < <(parse_client "$bench" "$WORK/client.$i")
+        if [[ $errors != 0 ]]; then
+            echo "multi_thread.sh: $bench client $i: $errors errors" >&2
+            cat "$WORK/client.$i" >&2
+            exit 1
+        fi
+        total=$(python3 -c "print($total + $rate)")
+        worst=$(python3 -c "print(max($worst, $p99))")
+    done
+    LOAD_RESULT="$total $worst"
 }
 
 : >"$WORK/rows"
@@ -83,23 +126,26 @@ for ((round = 1; round <= ROUNDS; round++)); do
     done
 done
 
-REPORT=benches/results/multi_thread-$(date +%F).md
-python3 - "$WORK/rows" "$ROUNDS" "$SECS" "$THREADS" "$(cpu_model)" "$(uname -r)" >"$REPORT" <<'PY'
+REPORT=${REPORT:-benches/results/multi_thread-$(date +%F).md}
+python3 - "$WORK/rows" "$ROUNDS" "$SECS" "$THREADS" "$(cpu_model)" "$(uname -r)" "$(nproc)" \
+    "$CLIENTS" "$SERVER_CPUS" "$CLIENT_CPUS" >"$REPORT" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
-rounds, secs, threads, cpu, kernel = sys.argv[2:7]
+rounds, secs, threads, cpu, kernel, ncpu, clients, server_cpus, client_cpus = sys.argv[2:11]
 data = {}
 for rnd, bench, server, rate, p99 in rows:
     data.setdefault((bench, server), {})[int(rnd)] = (float(rate), float(p99))
 print(f"# Multi-thread benchmark: weft vs tokio, {threads} workers each\n")
-print(f"Machine: {cpu}, kernel {kernel}; release build; server and client unpinned (they "
-      f"share every CPU); {rounds} rounds of {secs} s, alternating which server goes first.\n")
+print(f"Machine: {cpu} ({ncpu} CPUs), kernel {kernel}; release build; server on CPUs "
+      f"{server_cpus}, load on CPUs {client_cpus}; {clients} load generator(s) of 100 "
+      f"connections; {rounds} rounds of {secs} s, alternating which server goes first.\n")
 print("| load | server | throughput | vs tokio (median of per-round ratios) | p99 |")
 print("|---|---|---:|---:|---:|")
 names = {"weft": "weft, a reuseport listener per worker", "weft-shared": "weft, one shared listener",
          "tokio": "tokio multi_thread"}
-for bench, unit, name in (("echo", "msgs/s", "echo, 100 conns, 64 B"),
-                          ("http", "req/s", "HTTP, wrk -t1 -c100")):
+conns = 100 * int(clients)
+for bench, unit, name in (("echo", "msgs/s", f"echo, {conns} conns, 64 B"),
+                          ("http", "req/s", f"HTTP, wrk -t{clients} -c{conns}")):
     t = data[(bench, "tokio")]
     for server in ("weft", "weft-shared", "tokio"):
         d = data[(bench, server)]
@@ -107,6 +153,9 @@ for bench, unit, name in (("echo", "msgs/s", "echo, 100 conns, 64 B"),
         med = lambda i: statistics.median(v[i] for v in d.values())
         print(f"| {name} | {names[server]} | {med(0):,.0f} {unit} | {ratio:.3f} | "
               f"{med(1):,.0f} µs |")
-print(f"\nCommand: `bash benches/multi_thread.sh {rounds} {secs} {threads}`")
+env = "" if clients == "1" else f"CLIENTS={clients} "
+if server_cpus != client_cpus or server_cpus != f"0-{int(ncpu) - 1}":
+    env += f"SERVER_CPUS={server_cpus} CLIENT_CPUS={client_cpus} "
+print(f"\nCommand: `{env}bash benches/multi_thread.sh {rounds} {secs} {threads}`")
 PY
 cat "$REPORT"
