@@ -87,7 +87,7 @@ run_one() {
 
 # load BENCH PORT: runs the clients; sets LOAD_RESULT="RATE P99_US" (rates summed, worst p99)
 load() {
-    local bench=$1 port=$2 i clients=() rate p99 errors total=0 worst=0
+    local bench=$1 port=$2 i clients=() pids=() rate p99 errors total=0 worst=0
     if [[ $bench == http ]]; then
         taskset -c "$CLIENT_CPUS" wrk -t"$CLIENTS" -c$((100 * CLIENTS)) -d1s \
             "http://127.0.0.1:$port/" >/dev/null 2>&1
@@ -97,9 +97,10 @@ load() {
     else
         for ((i = 0; i < CLIENTS; i++)); do
             run_client echo 100 "$port" "$SECS" 1 "$CLIENT_CPUS" "$WORK/client.$i" &
+            pids+=($!)
             clients+=("$i")
         done
-        wait
+        wait "${pids[@]}" # not a bare `wait`: the server is a child too
     fi
     for i in "${clients[@]}"; do
         read -r rate _ errors _ p99 _ < <(parse_client "$bench" "$WORK/client.$i")
