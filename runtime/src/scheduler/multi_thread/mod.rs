@@ -27,11 +27,17 @@
 //!   cannot move) belong to one worker: they live in its private queue, are never stolen, and
 //!   a wake from another thread goes to that worker's inbox and wakes its reactor if it sleeps.
 //!
-//! Measured (`bash benches/multi_thread.sh`, README): weft spends about half of tokio's
-//! user-space instructions per message at 2 workers, but on a 2-core machine shared with the
-//! load generator, the reuseport layout keeps both workers awake and pays more context switches
-//! than tokio's single shared reactor; there a shared listener gives the lowest p99. The
-//! per-worker layout is for machines with a core per worker.
+//! - **One sleeper watches every reactor.** Per-worker reactors alone make every parked worker
+//!   wake for its own sockets, even while a sibling is awake anyway; on a machine with fewer
+//!   free cores than workers those wake-ups preempt the load. Sleeping workers therefore share
+//!   a hub (an epoll set over the workers' epoll sets): the first to park waits on it and turns
+//!   whichever reactor reports, the rest sleep until woken for work ([`sleep`]). Busy, each
+//!   worker still turns only its own reactor; asleep, they cost one thread's wake-ups.
+//!
+//! Measured (`bash benches/multi_thread.sh`, README): at 2 workers on the 2-core machine the
+//! hub took echo from 0.85x to 1.03x tokio's throughput (p99 1.7 ms vs 4.3 ms) and HTTP to
+//! 1.03x; on a 16-CPU machine weft is 1.09x / 1.05x at 2 workers and within 2-6% of tokio at
+//! 8 and 16.
 //!
 //! # Shutdown (dropping the runtime)
 //!
