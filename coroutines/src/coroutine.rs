@@ -46,6 +46,9 @@ pub(crate) struct Current {
     cx: Cell<*mut Context<'static>>,
     /// The stack's yielder, set by the coroutine's first instruction.
     yielder: Cell<*const Yielder<(), ()>>,
+    /// Socket operations this resume may still start before the coroutine must yield (the
+    /// coroutine's own cooperative budget, see [`Current::spend`]).
+    budget: Cell<u32>,
     /// The task id, stored by the spawner right after spawning (0 until then: a coroutine
     /// placed on another worker may start first).
     pub(crate) id: Arc<AtomicU64>,
@@ -58,6 +61,32 @@ pub(crate) struct Current {
 thread_local! {
     /// The coroutine this thread is running, or null.
     pub(crate) static CURRENT: Cell<*const Current> = const { Cell::new(ptr::null()) };
+}
+
+/// Socket operations a coroutine may start per resume before it is made to yield: the
+/// runtime's per-poll budget for async tasks, kept here without a thread-local lookup.
+const BUDGET: u32 = 128;
+
+impl Current {
+    /// Spends one unit of this resume's budget, or, when none is left, wakes the task and
+    /// returns `Pending`: the coroutine then suspends and goes to the back of the run queue,
+    /// so one that always finds its sockets ready cannot starve the loop.
+    #[inline]
+    fn spend(&self, cx: &Context<'_>) -> Poll<()> {
+        let left = self.budget.get();
+        if left == 0 {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.budget.set(left - 1);
+        Poll::Ready(())
+    }
+}
+
+/// The running coroutine's [`Current`], or null outside a coroutine (one thread-local read).
+#[inline]
+pub(crate) fn current() -> *const Current {
+    CURRENT.with(Cell::get)
 }
 
 /// Where the calling code runs.
@@ -124,6 +153,7 @@ impl<T: 'static> CoroutineFuture<T> {
         let current = Rc::new(Current {
             cx: Cell::new(ptr::null_mut()),
             yielder: Cell::new(ptr::null()),
+            budget: Cell::new(BUDGET),
             id,
             name,
             guard: stack.guard(),
@@ -215,6 +245,7 @@ impl<'a> Running<'a> {
         current
             .cx
             .set((cx as *mut Context<'_>).cast::<Context<'static>>());
+        current.budget.set(BUDGET);
         Running {
             park,
             current,
@@ -271,6 +302,44 @@ pub(crate) unsafe fn park_on<F: Future>(fut: F) -> F::Output {
         // this very stack, which is running.
         let yielder = unsafe { &*current.yielder.get() };
         yielder.suspend(());
+    }
+}
+
+/// Runs the socket operation `op` to completion on the running coroutine's stack: polls it
+/// with the current poll's context after spending one unit of budget, and suspends the stack
+/// while it is pending. While the thread is panicking it returns an error instead of
+/// suspending.
+///
+/// This is [`park_on`] for the crate's sockets, with the operation as a closure (no future
+/// state) and the [`Current`] the caller already looked up for the first attempt.
+///
+/// # Safety
+/// `current` is this thread's [`CURRENT`] and not null: the caller runs on a coroutine's stack.
+#[inline]
+pub(crate) unsafe fn park_io<T>(
+    mut current: *const Current,
+    mut op: impl FnMut(&mut Context<'_>) -> Poll<io::Result<T>>,
+) -> io::Result<T> {
+    loop {
+        // SAFETY: the caller's contract for the first pass; after a suspend `current` is read
+        // afresh below. `Running` keeps the `Current` alive and its `cx` pointing at the live
+        // `Context` of this very poll while the stack runs.
+        let cur = unsafe { &*current };
+        // SAFETY: as above; the context is used only until this stack suspends.
+        let cx = unsafe { &mut *cur.cx.get() };
+        if cur.spend(cx).is_ready() {
+            if let Poll::Ready(result) = op(cx) {
+                return result;
+            }
+        }
+        if std::thread::panicking() {
+            return Err(refuse_while_panicking());
+        }
+        // SAFETY: set by the coroutine's first instruction; the yielder lives at the base of
+        // this very stack, which is running.
+        unsafe { &*cur.yielder.get() }.suspend(());
+        // Read afresh after every resume: nothing thread-local is cached across a suspend.
+        current = CURRENT.with(Cell::get);
     }
 }
 

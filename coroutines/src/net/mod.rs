@@ -33,38 +33,68 @@ pub use tcp_listener::{Incoming, TcpListener};
 pub use tcp_stream::TcpStream;
 pub use udp::UdpSocket;
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::io;
+use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::coroutine::{in_coroutine, park_on, place, refuse_while_panicking, Place};
+use crate::coroutine::{current, park_io, park_on, place, refuse_while_panicking, Place};
 use crate::wait::block_on;
 
-/// Runs a socket future to completion from synchronous code (see the module docs), bounded by
-/// `timeout`. `what` names the call in errors.
+/// Runs the socket operation `op` to completion from synchronous code (see the module docs),
+/// bounded by `timeout`. `what` names the call in errors.
+///
+/// The hot path (a coroutine, no timeout) polls `op` with the running task's context and
+/// parks between polls; everything else goes through a future.
+#[inline]
+pub(crate) fn io_poll<T>(
+    op: impl FnMut(&mut Context<'_>) -> Poll<io::Result<T>>,
+    timeout: Option<Duration>,
+    what: &str,
+) -> io::Result<T> {
+    let current = current();
+    if timeout.is_none() && !current.is_null() {
+        // SAFETY: `current` is this thread's non-null `CURRENT`: this runs on a coroutine's
+        // stack.
+        return unsafe { park_io(current, op) };
+    }
+    io_poll_other(op, timeout, what)
+}
+
+/// [`io_poll`] for an operation that is a future (accept, connect, UDP).
 #[inline]
 pub(crate) fn io_wait<F, T>(fut: F, timeout: Option<Duration>, what: &str) -> io::Result<T>
 where
     F: Future<Output = io::Result<T>>,
 {
-    if in_coroutine() && !std::thread::panicking() {
-        return match timeout {
-            // SAFETY: `in_coroutine` says this runs on a coroutine's stack.
-            None => unsafe { park_on(fut) },
-            // SAFETY: as above.
-            Some(limit) => unsafe { park_on(weft_runtime::time::timeout(limit, fut)) }
-                .unwrap_or_else(|_| Err(timed_out(what, limit))),
-        };
-    }
+    let mut fut = pin!(fut);
+    io_poll(|cx| fut.as_mut().poll(cx), timeout, what)
+}
+
+/// [`io_poll`] with a timeout, while unwinding, or outside a coroutine.
+#[inline(never)]
+fn io_poll_other<T>(
+    op: impl FnMut(&mut Context<'_>) -> Poll<io::Result<T>>,
+    timeout: Option<Duration>,
+    what: &str,
+) -> io::Result<T> {
     match place() {
-        Place::Coroutine => Err(refuse_while_panicking()),
+        Place::Coroutine if std::thread::panicking() => Err(refuse_while_panicking()),
+        Place::Coroutine => match timeout {
+            // SAFETY: `place` says this runs on a coroutine's stack.
+            None => unsafe { park_on(poll_fn(op)) },
+            // SAFETY: as above.
+            Some(limit) => unsafe { park_on(weft_runtime::time::timeout(limit, poll_fn(op))) }
+                .unwrap_or_else(|_| Err(timed_out(what, limit))),
+        },
         Place::Loop => Err(io::Error::other(format!(
             "weft coroutines: {what} on an event-loop thread outside a coroutine would stall \
              the loop; call it from a coroutine (weft::go) or use weft::net in async code"
         ))),
         Place::Plain => match timeout {
-            None => block_on(fut),
+            None => block_on(poll_fn(op)),
             Some(_) => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 format!("weft coroutines: {what} with a timeout needs a coroutine"),
