@@ -1,9 +1,20 @@
 //! Blocking-looking TCP and UDP: `std::net`'s shapes, `std::io::Read`/`Write`, weft's reactor.
 //!
-//! Each type wraps its `weft_runtime::net` counterpart; every call is that type's future under
-//! [`block_on`], so the coroutine parks while the socket is not ready and the
-//! loop runs everything else. End of stream is `Ok(0)`; a reset connection is an `io::Error`
-//! of kind `ConnectionReset`, exactly as with `std::net`.
+//! Each type wraps its `weft_runtime::net` counterpart, so the coroutine parks while the socket
+//! is not ready and the loop runs everything else. End of stream is `Ok(0)`; a reset
+//! connection is an `io::Error` of kind `ConnectionReset`, exactly as with `std::net`.
+//!
+//! # The hot path
+//!
+//! A `TcpStream` read or write in a coroutine, without a timeout, builds no future: it polls
+//! the stream's readiness-plus-syscall step (`poll_read_unbudgeted` and friends) with the
+//! running task's `Context`. When the socket is ready that is one readiness check and one
+//! syscall; when it is not, the step stores the task's waker with the reactor and the
+//! coroutine suspends once, to be resumed by the wake. Instead of the runtime's thread-local
+//! cooperative budget, each operation spends one unit of a budget the coroutine keeps per
+//! resume (the same 128 operations), so a coroutine whose socket never waits still yields.
+//! Calls with a timeout, accept, connect and UDP go through the runtime's futures, under the
+//! same parking loop (or [`block_on`] outside a coroutine).
 //!
 //! # Timeouts
 //!
@@ -55,9 +66,9 @@ pub(crate) fn io_poll<T>(
     what: &str,
 ) -> io::Result<T> {
     let current = current();
-    if timeout.is_none() && !current.is_null() {
+    if timeout.is_none() && !current.is_null() && !std::thread::panicking() {
         // SAFETY: `current` is this thread's non-null `CURRENT`: this runs on a coroutine's
-        // stack.
+        // stack, and the thread is not panicking.
         return unsafe { park_io(current, op) };
     }
     io_poll_other(op, timeout, what)
