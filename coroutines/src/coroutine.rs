@@ -184,6 +184,7 @@ impl<T: 'static> CoroutineFuture<T> {
 impl<T> Future for CoroutineFuture<T> {
     type Output = T;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = self.get_mut();
         let body = this
