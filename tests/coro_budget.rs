@@ -36,11 +36,25 @@ fn flood(mut stream: std::net::TcpStream, stop: Arc<AtomicBool>) -> std::thread:
 
 #[test]
 fn a_coroutine_progresses_next_to_a_coroutine_whose_socket_is_always_ready() {
-    run_coro(|| {
+    victim_next_to_a_firehose(None);
+}
+
+/// Reads with a timeout take another path (the runtime's timeout future); they spend the same
+/// budget.
+#[test]
+fn the_budget_holds_for_reads_with_a_timeout() {
+    victim_next_to_a_firehose(Some(Duration::from_secs(30)));
+}
+
+/// Runs a victim coroutine next to a coroutine reading a firehose one byte at a time (with
+/// `read_timeout` on its socket) and checks that the victim finished while the firehose ran.
+fn victim_next_to_a_firehose(read_timeout: Option<Duration>) {
+    run_coro(move || {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let writer = std::net::TcpStream::connect(addr).unwrap();
         let (mut reader, _) = listener.accept().unwrap();
+        reader.set_read_timeout(read_timeout).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let flooder = flood(writer, stop.clone());
         // Let the socket fill up before the reader starts.

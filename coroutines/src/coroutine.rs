@@ -84,6 +84,19 @@ impl Current {
     }
 }
 
+/// Spends one unit of the running coroutine's budget (see [`Current::spend`]); outside a
+/// coroutine it is always ready.
+#[inline]
+pub(crate) fn spend_budget(cx: &Context<'_>) -> Poll<()> {
+    let current = current();
+    if current.is_null() {
+        return Poll::Ready(());
+    }
+    // SAFETY: CURRENT is non-null only while `Running` keeps the `Current` alive, and only
+    // code on that coroutine's stack runs on this thread meanwhile.
+    unsafe { &*current }.spend(cx)
+}
+
 /// The running coroutine's [`Current`], or null outside a coroutine (one thread-local read).
 #[inline]
 pub(crate) fn current() -> *const Current {

@@ -48,10 +48,12 @@ use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use crate::coroutine::{current, park_io, park_on, place, refuse_while_panicking, Place};
+use crate::coroutine::{
+    current, park_io, park_on, place, refuse_while_panicking, spend_budget, Place,
+};
 use crate::wait::block_on;
 
 /// Runs the socket operation `op` to completion from synchronous code (see the module docs),
@@ -97,8 +99,18 @@ fn io_poll_other<T>(
             // SAFETY: `place` says this runs on a coroutine's stack.
             None => unsafe { park_on(poll_fn(op)) },
             // SAFETY: as above.
-            Some(limit) => unsafe { park_on(weft_runtime::time::timeout(limit, poll_fn(op))) }
-                .unwrap_or_else(|_| Err(timed_out(what, limit))),
+            Some(limit) => {
+                let mut op = op;
+                // The same per-operation budget as the hot path, or a coroutine with a read
+                // timeout on a socket that is always ready would never yield.
+                let budgeted = poll_fn(|cx| {
+                    ready!(spend_budget(cx));
+                    op(cx)
+                });
+                // SAFETY: as above.
+                unsafe { park_on(weft_runtime::time::timeout(limit, budgeted)) }
+                    .unwrap_or_else(|_| Err(timed_out(what, limit)))
+            }
         },
         Place::Loop => Err(io::Error::other(format!(
             "weft coroutines: {what} on an event-loop thread outside a coroutine would stall \

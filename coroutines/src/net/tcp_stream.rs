@@ -206,11 +206,7 @@ fn read(
     buf: &mut [u8],
     timeout: Option<Duration>,
 ) -> io::Result<usize> {
-    io_poll(
-        |cx| stream.poll_read_unbudgeted(cx, buf),
-        timeout,
-        "read",
-    )
+    io_poll(|cx| stream.poll_read_unbudgeted(cx, buf), timeout, "read")
 }
 
 #[inline]
@@ -219,11 +215,7 @@ fn write(
     buf: &[u8],
     timeout: Option<Duration>,
 ) -> io::Result<usize> {
-    io_poll(
-        |cx| stream.poll_write_unbudgeted(cx, buf),
-        timeout,
-        "write",
-    )
+    io_poll(|cx| stream.poll_write_unbudgeted(cx, buf), timeout, "write")
 }
 
 #[inline]
