@@ -4,9 +4,10 @@
 //! # Waiting
 //!
 //! While a poll resumes a stack, this thread's [`CURRENT`] points at the coroutine's
-//! [`Current`] (which holds the poll's `Context`) and weft-runtime's coroutine-wait seam holds
-//! [`wait`]. `weft_runtime::task::block_on(fut)` called on the stack then runs `wait`, which
-//! polls `fut` with that `Context` and, while it is pending, suspends the stack: the task's
+//! [`Current`] (which holds the poll's `Context`). Every thread that runs coroutines holds
+//! [`wait`] in weft-runtime's coroutine-wait seam (installed with its first coroutine; outside
+//! a coroutine `wait` declines). `weft_runtime::task::block_on(fut)` called on the stack then
+//! runs `wait`, which polls `fut` with that `Context` and, while it is pending, suspends the stack: the task's
 //! poll returns `Pending` with the future's waker pointing at the task. When the waker fires,
 //! the scheduler polls the task again, the stack resumes inside `wait`, and `wait` polls again
 //! with the new poll's `Context`. Nothing read from a thread-local or from a `Context` is kept
@@ -29,10 +30,10 @@ use std::ptr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::task::{ready, Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use corosensei::{Coroutine, CoroutineResult, Yielder};
-use weft_runtime::task::{set_coroutine_wait, CoroutineWait};
+use weft_runtime::task::set_coroutine_wait;
 
 use crate::overflow;
 use crate::park::ParkState;
@@ -46,6 +47,9 @@ pub(crate) struct Current {
     cx: Cell<*mut Context<'static>>,
     /// The stack's yielder, set by the coroutine's first instruction.
     yielder: Cell<*const Yielder<(), ()>>,
+    /// Socket operations this resume may still start before the coroutine must yield (the
+    /// coroutine's own cooperative budget, see [`Current::spend`]).
+    budget: Cell<u32>,
     /// The task id, stored by the spawner right after spawning (0 until then: a coroutine
     /// placed on another worker may start first).
     pub(crate) id: Arc<AtomicU64>,
@@ -58,6 +62,45 @@ pub(crate) struct Current {
 thread_local! {
     /// The coroutine this thread is running, or null.
     pub(crate) static CURRENT: Cell<*const Current> = const { Cell::new(ptr::null()) };
+}
+
+/// Socket operations a coroutine may start per resume before it is made to yield: the
+/// runtime's per-poll budget for async tasks, kept here without a thread-local lookup.
+const BUDGET: u32 = 128;
+
+impl Current {
+    /// Spends one unit of this resume's budget, or, when none is left, wakes the task and
+    /// returns `Pending`: the coroutine then suspends and goes to the back of the run queue,
+    /// so one that always finds its sockets ready cannot starve the loop.
+    #[inline]
+    fn spend(&self, cx: &Context<'_>) -> Poll<()> {
+        let left = self.budget.get();
+        if left == 0 {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.budget.set(left - 1);
+        Poll::Ready(())
+    }
+}
+
+/// Spends one unit of the running coroutine's budget (see [`Current::spend`]); outside a
+/// coroutine it is always ready.
+#[inline]
+pub(crate) fn spend_budget(cx: &Context<'_>) -> Poll<()> {
+    let current = current();
+    if current.is_null() {
+        return Poll::Ready(());
+    }
+    // SAFETY: CURRENT is non-null only while `Running` keeps the `Current` alive, and only
+    // code on that coroutine's stack runs on this thread meanwhile.
+    unsafe { &*current }.spend(cx)
+}
+
+/// The running coroutine's [`Current`], or null outside a coroutine (one thread-local read).
+#[inline]
+pub(crate) fn current() -> *const Current {
+    CURRENT.with(Cell::get)
 }
 
 /// Where the calling code runs.
@@ -116,14 +159,21 @@ pub(crate) struct CoroutineFuture<T> {
 
 impl<T: 'static> CoroutineFuture<T> {
     /// A coroutine that will run `f` on `stack` when first polled; `id` is its task's id (set by
-    /// the spawner once the task exists).
+    /// the spawner once the task exists). Called on the loop thread that will run it (by the
+    /// pinned task's first poll), which it prepares for the overflow report.
     pub(crate) fn new<F>(stack: Stack, name: Option<Box<str>>, id: Arc<AtomicU64>, f: F) -> Self
     where
         F: FnOnce() -> T + 'static,
     {
+        // Best effort: without them an overflow is still stopped by the guard page, only
+        // without the message.
+        let _ = overflow::prepare_thread();
+        // Once per thread would do; a thread-local store is cheaper than checking.
+        set_coroutine_wait(Some(wait));
         let current = Rc::new(Current {
             cx: Cell::new(ptr::null_mut()),
             yielder: Cell::new(ptr::null()),
+            budget: Cell::new(BUDGET),
             id,
             name,
             guard: stack.guard(),
@@ -147,17 +197,13 @@ impl<T: 'static> CoroutineFuture<T> {
 impl<T> Future for CoroutineFuture<T> {
     type Output = T;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = self.get_mut();
         let body = this
             .body
             .as_mut()
             .expect("a coroutine's task is not polled after it returned");
-        if !body.started() {
-            // Best effort: without them an overflow is still stopped by the guard page, only
-            // without the message.
-            let _ = overflow::prepare_thread();
-        }
         let running = Running::enter(&this.park, &this.current, cx);
         let result = body.resume(());
         drop(running);
@@ -194,13 +240,12 @@ impl<T> Drop for CoroutineFuture<T> {
     }
 }
 
-/// The stack is running: `CURRENT`, the context and the wait seam are set until dropped (also
-/// when the coroutine's panic unwinds out of `resume`).
+/// The stack is running: `CURRENT` and the context are set until dropped (also when the
+/// coroutine's panic unwinds out of `resume`).
 struct Running<'a> {
     park: &'a ParkState,
     current: &'a Current,
     previous: *const Current,
-    previous_wait: Option<CoroutineWait>,
 }
 
 impl<'a> Running<'a> {
@@ -215,11 +260,11 @@ impl<'a> Running<'a> {
         current
             .cx
             .set((cx as *mut Context<'_>).cast::<Context<'static>>());
+        current.budget.set(BUDGET);
         Running {
             park,
             current,
             previous: CURRENT.with(|c| c.replace(current)),
-            previous_wait: set_coroutine_wait(Some(wait)),
         }
     }
 }
@@ -227,50 +272,92 @@ impl<'a> Running<'a> {
 impl Drop for Running<'_> {
     #[inline]
     fn drop(&mut self) {
-        set_coroutine_wait(self.previous_wait);
         CURRENT.with(|c| c.set(self.previous));
         self.current.cx.set(ptr::null_mut());
         self.park.leave();
     }
 }
 
-/// The coroutine-wait seam that weft-runtime's `block_on` calls on a coroutine's stack.
-fn wait(poll: &mut dyn FnMut(&mut Context<'_>) -> Poll<()>) {
-    // SAFETY: the seam is installed only while `Running` is alive, i.e. while code on this
-    // thread runs on the resumed coroutine's stack.
+/// The coroutine-wait seam that weft-runtime's `block_on` calls on every thread that runs
+/// coroutines: it parks the running coroutine, or declines (`false`) outside one.
+fn wait(poll: &mut dyn FnMut(&mut Context<'_>) -> Poll<()>) -> bool {
+    if !in_coroutine() {
+        return false;
+    }
+    // SAFETY: `in_coroutine` says this runs on a resumed coroutine's stack.
     unsafe { park_on(std::future::poll_fn(poll)) };
+    true
 }
 
 /// Runs `fut` to completion on the running coroutine's stack: polls it with the current poll's
 /// context and suspends the stack while it is pending.
 ///
-/// The crate's own sockets call this directly (monomorphised, no `dyn` hops), the runtime's
-/// `block_on` reaches it through [`wait`].
+/// The runtime's `block_on` reaches it through [`wait`]; the crate's sockets use [`park_io`].
 ///
 /// # Safety
 /// The caller runs on a coroutine's stack (`in_coroutine()` is true).
 #[inline]
 pub(crate) unsafe fn park_on<F: Future>(fut: F) -> F::Output {
     let mut fut = std::pin::pin!(fut);
+    // SAFETY: on a coroutine's stack (the caller's contract), so CURRENT is set.
+    unsafe { park_until(current(), |_, cx| fut.as_mut().poll(cx)) }
+}
+
+/// Runs the socket operation `op` to completion on the running coroutine's stack: polls it
+/// with the current poll's context after spending one unit of the coroutine's budget, and
+/// suspends the stack while it is pending.
+///
+/// This is [`park_on`] for the crate's sockets, with the operation as a closure (no future
+/// state) and the [`Current`] the caller already looked up for the first attempt.
+///
+/// # Safety
+/// `current` is this thread's [`CURRENT`] and not null: the caller runs on a coroutine's stack.
+/// The thread is not panicking (the caller refuses instead: a coroutine cannot park while
+/// unwinding).
+#[inline]
+pub(crate) unsafe fn park_io<T>(
+    current: *const Current,
+    mut op: impl FnMut(&mut Context<'_>) -> Poll<io::Result<T>>,
+) -> io::Result<T> {
+    // SAFETY: the caller's contract.
+    unsafe {
+        park_until(current, |cur, cx| {
+            ready!(cur.spend(cx));
+            op(cx)
+        })
+    }
+}
+
+/// The parking loop: polls `poll` with the running coroutine's [`Current`] and the current
+/// poll's context until it is ready, suspending the stack in between. A wait that is not ready
+/// while the thread is panicking aborts (see [`cannot_park`]).
+///
+/// # Safety
+/// `current` is this thread's [`CURRENT`] and not null: the caller runs on a coroutine's stack.
+#[inline]
+unsafe fn park_until<R>(
+    mut current: *const Current,
+    mut poll: impl FnMut(&Current, &mut Context<'_>) -> Poll<R>,
+) -> R {
     loop {
-        // Read afresh after every resume: nothing thread-local is cached across a suspend.
-        let current = CURRENT.with(Cell::get);
-        // SAFETY: on a coroutine's stack (the caller's contract), `Running` set CURRENT to a
-        // `Current` that the resuming future keeps alive, and its `cx` to the live `Context`
-        // of this very poll (a no-op one while the coroutine is being dropped).
-        let current = unsafe { &*current };
+        // SAFETY: the caller's contract for the first pass; after a suspend `current` is read
+        // afresh below. `Running` set CURRENT to a `Current` that the resuming future keeps
+        // alive, and its `cx` to the live `Context` of this very poll (a no-op one while the
+        // coroutine is being dropped).
+        let cur = unsafe { &*current };
         // SAFETY: as above; the context is used only until this stack suspends.
-        let cx = unsafe { &mut *current.cx.get() };
-        if let Poll::Ready(output) = fut.as_mut().poll(cx) {
+        let cx = unsafe { &mut *cur.cx.get() };
+        if let Poll::Ready(output) = poll(cur, cx) {
             return output;
         }
         if std::thread::panicking() {
-            cannot_park(current);
+            cannot_park(cur);
         }
         // SAFETY: set by the coroutine's first instruction; the yielder lives at the base of
         // this very stack, which is running.
-        let yielder = unsafe { &*current.yielder.get() };
-        yielder.suspend(());
+        unsafe { &*cur.yielder.get() }.suspend(());
+        // Read afresh after every resume: nothing thread-local is cached across a suspend.
+        current = CURRENT.with(Cell::get);
     }
 }
 

@@ -25,26 +25,26 @@
 //! below used a plain flag, and loom found exactly that.)
 //!
 //! `ParkState` is the coroutine's own check of step 5: resuming a stack that is already running
-//! aborts instead of corrupting it. The loom model below runs this guard together with a
-//! faithful copy of the task word's transitions (steps 1–4) against a waker on another thread.
+//! aborts instead of corrupting it. It needs no atomic: a coroutine's task is `!Send` and is
+//! polled only by the loop thread that owns it, so `enter` and `leave` always run on that one
+//! thread (a plain `Cell`, two ordinary memory operations per resume). The only atomics of the
+//! hand-off are the task word's. The loom model below runs this guard together with a faithful
+//! copy of the task word's transitions (steps 1–4) against a waker on another thread.
 
-#[cfg(loom)]
-use loom::sync::atomic::{AtomicBool, Ordering};
-#[cfg(not(loom))]
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::cell::Cell;
 
 /// Whether the coroutine's stack is running (resumed and not yet suspended or returned).
 #[derive(Debug)]
 pub(crate) struct ParkState {
     /// Set by `enter` when a poll resumes the stack, cleared by `leave` when the stack
     /// suspends, returns or unwinds out of the resume.
-    running: AtomicBool,
+    running: Cell<bool>,
 }
 
 impl ParkState {
     pub(crate) fn new() -> ParkState {
         ParkState {
-            running: AtomicBool::new(false),
+            running: Cell::new(false),
         }
     }
 
@@ -52,13 +52,13 @@ impl ParkState {
     /// caller must not resume).
     #[inline]
     pub(crate) fn enter(&self) -> bool {
-        !self.running.swap(true, Ordering::Acquire)
+        !self.running.replace(true)
     }
 
     /// The stack stopped running (suspended, returned or unwound).
     #[inline]
     pub(crate) fn leave(&self) {
-        self.running.store(false, Ordering::Release);
+        self.running.set(false);
     }
 }
 
@@ -74,10 +74,10 @@ mod tests {
     const NOTIFIED: usize = 2;
     const SCHEDULED: usize = 4;
 
-    /// A task that runs a coroutine waiting on `ready`.
+    /// A task that runs a coroutine waiting on `ready`: what the loop thread and the wakers
+    /// share. The coroutine's `ParkState` is not in here: only the loop thread touches it.
     struct Model {
         word: AtomicUsize,
-        park: ParkState,
         /// The event the coroutine waits for, published under a lock as weft's hand-offs do
         /// (the join-waker slot, the blocking pool's queue): a completion, a message.
         ready: Mutex<bool>,
@@ -108,20 +108,20 @@ mod tests {
         }
 
         /// One poll by the owning thread's scheduler; `true` when it must run again.
-        fn run(&self) -> bool {
+        fn run(&self, park: &ParkState) -> bool {
             let prev = self.word.fetch_xor(RUNNING | SCHEDULED, Ordering::AcqRel);
             assert_eq!(
                 prev & (RUNNING | SCHEDULED),
                 SCHEDULED,
                 "polled while not queued"
             );
-            assert!(self.park.enter(), "a wake resumed a running stack");
+            assert!(park.enter(), "a wake resumed a running stack");
             // The coroutine polls its future (registering the waker), then suspends or returns.
             let done = *self.ready.lock().unwrap();
             if done {
                 self.finished.store(true, Ordering::Release);
             }
-            self.park.leave();
+            park.leave();
             if done {
                 return false;
             }
@@ -149,7 +149,6 @@ mod tests {
         loom::model(|| {
             let model = Arc::new(Model {
                 word: AtomicUsize::new(SCHEDULED),
-                park: ParkState::new(),
                 ready: Mutex::new(false),
                 finished: AtomicBool::new(false),
             });
@@ -162,13 +161,14 @@ mod tests {
                 })
             };
             // The loop thread: poll while the task is queued.
+            let park = ParkState::new();
             let mut queued = true;
             while queued {
-                queued = model.run();
+                queued = model.run(&park);
             }
             // The waker's queue entry, if it made one, runs on the loop thread too.
             if waker.join().unwrap() {
-                while model.run() {}
+                while model.run(&park) {}
             }
             assert!(
                 model.finished.load(Ordering::Acquire),
@@ -183,7 +183,6 @@ mod tests {
         loom::model(|| {
             let model = Arc::new(Model {
                 word: AtomicUsize::new(SCHEDULED),
-                park: ParkState::new(),
                 ready: Mutex::new(false),
                 finished: AtomicBool::new(false),
             });
@@ -196,10 +195,11 @@ mod tests {
                     })
                 })
                 .collect();
-            while model.run() {}
+            let park = ParkState::new();
+            while model.run(&park) {}
             for waker in wakers {
                 if waker.join().unwrap() {
-                    while model.run() {}
+                    while model.run(&park) {}
                 }
             }
             assert!(

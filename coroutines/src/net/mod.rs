@@ -1,9 +1,20 @@
 //! Blocking-looking TCP and UDP: `std::net`'s shapes, `std::io::Read`/`Write`, weft's reactor.
 //!
-//! Each type wraps its `weft_runtime::net` counterpart; every call is that type's future under
-//! [`block_on`], so the coroutine parks while the socket is not ready and the
-//! loop runs everything else. End of stream is `Ok(0)`; a reset connection is an `io::Error`
-//! of kind `ConnectionReset`, exactly as with `std::net`.
+//! Each type wraps its `weft_runtime::net` counterpart, so the coroutine parks while the socket
+//! is not ready and the loop runs everything else. End of stream is `Ok(0)`; a reset
+//! connection is an `io::Error` of kind `ConnectionReset`, exactly as with `std::net`.
+//!
+//! # The hot path
+//!
+//! A `TcpStream` read or write in a coroutine, without a timeout, builds no future: it polls
+//! the stream's readiness-plus-syscall step (`poll_read_unbudgeted` and friends) with the
+//! running task's `Context`. When the socket is ready that is one readiness check and one
+//! syscall; when it is not, the step stores the task's waker with the reactor and the
+//! coroutine suspends once, to be resumed by the wake. Instead of the runtime's thread-local
+//! cooperative budget, each operation spends one unit of a budget the coroutine keeps per
+//! resume (the same 128 operations), so a coroutine whose socket never waits still yields.
+//! Calls with a timeout, accept, connect and UDP go through the runtime's futures, under the
+//! same parking loop (or [`block_on`] outside a coroutine).
 //!
 //! # Timeouts
 //!
@@ -33,38 +44,80 @@ pub use tcp_listener::{Incoming, TcpListener};
 pub use tcp_stream::TcpStream;
 pub use udp::UdpSocket;
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::io;
+use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use crate::coroutine::{in_coroutine, park_on, place, refuse_while_panicking, Place};
+use crate::coroutine::{
+    current, park_io, park_on, place, refuse_while_panicking, spend_budget, Place,
+};
 use crate::wait::block_on;
 
-/// Runs a socket future to completion from synchronous code (see the module docs), bounded by
-/// `timeout`. `what` names the call in errors.
+/// Runs the socket operation `op` to completion from synchronous code (see the module docs),
+/// bounded by `timeout`. `what` names the call in errors.
+///
+/// The hot path (a coroutine, no timeout) polls `op` with the running task's context and
+/// parks between polls; everything else goes through a future.
+#[inline]
+pub(crate) fn io_poll<T>(
+    op: impl FnMut(&mut Context<'_>) -> Poll<io::Result<T>>,
+    timeout: Option<Duration>,
+    what: &str,
+) -> io::Result<T> {
+    let current = current();
+    if timeout.is_none() && !current.is_null() && !std::thread::panicking() {
+        // SAFETY: `current` is this thread's non-null `CURRENT`: this runs on a coroutine's
+        // stack, and the thread is not panicking.
+        return unsafe { park_io(current, op) };
+    }
+    io_poll_other(op, timeout, what)
+}
+
+/// [`io_poll`] for an operation that is a future (accept, connect, UDP).
 #[inline]
 pub(crate) fn io_wait<F, T>(fut: F, timeout: Option<Duration>, what: &str) -> io::Result<T>
 where
     F: Future<Output = io::Result<T>>,
 {
-    if in_coroutine() && !std::thread::panicking() {
-        return match timeout {
-            // SAFETY: `in_coroutine` says this runs on a coroutine's stack.
-            None => unsafe { park_on(fut) },
-            // SAFETY: as above.
-            Some(limit) => unsafe { park_on(weft_runtime::time::timeout(limit, fut)) }
-                .unwrap_or_else(|_| Err(timed_out(what, limit))),
-        };
-    }
+    let mut fut = pin!(fut);
+    io_poll(|cx| fut.as_mut().poll(cx), timeout, what)
+}
+
+/// [`io_poll`] with a timeout, while unwinding, or outside a coroutine.
+#[inline(never)]
+fn io_poll_other<T>(
+    op: impl FnMut(&mut Context<'_>) -> Poll<io::Result<T>>,
+    timeout: Option<Duration>,
+    what: &str,
+) -> io::Result<T> {
     match place() {
-        Place::Coroutine => Err(refuse_while_panicking()),
+        Place::Coroutine if std::thread::panicking() => Err(refuse_while_panicking()),
+        Place::Coroutine => match timeout {
+            // SAFETY: `place` says this runs on a coroutine's stack.
+            None => unsafe { park_on(poll_fn(op)) },
+            // SAFETY: as above.
+            Some(limit) => {
+                let mut op = op;
+                // The same per-operation budget as the hot path, or a coroutine with a read
+                // timeout on a socket that is always ready would never yield.
+                let budgeted = poll_fn(|cx| {
+                    ready!(spend_budget(cx));
+                    op(cx)
+                });
+                // SAFETY: as above.
+                unsafe { park_on(weft_runtime::time::timeout(limit, budgeted)) }
+                    .unwrap_or_else(|_| Err(timed_out(what, limit)))
+            }
+        },
         Place::Loop => Err(io::Error::other(format!(
             "weft coroutines: {what} on an event-loop thread outside a coroutine would stall \
              the loop; call it from a coroutine (weft::go) or use weft::net in async code"
         ))),
         Place::Plain => match timeout {
-            None => block_on(fut),
+            None => block_on(poll_fn(op)),
             Some(_) => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 format!("weft coroutines: {what} with a timeout needs a coroutine"),

@@ -4,7 +4,7 @@ use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::{io_wait, Timeout};
+use super::{io_poll, io_wait, Timeout};
 
 /// A TCP connection with `std::io::Read` and `Write`: reads and writes park the coroutine
 /// until the socket is ready, so `BufReader`, `read_to_end` and std-style parsers work as is.
@@ -200,28 +200,35 @@ impl TcpStream {
     }
 }
 
+#[inline]
 fn read(
-    stream: &mut weft_runtime::net::TcpStream,
+    stream: &weft_runtime::net::TcpStream,
     buf: &mut [u8],
     timeout: Option<Duration>,
 ) -> io::Result<usize> {
-    io_wait(stream.read(buf), timeout, "read")
+    io_poll(|cx| stream.poll_read_unbudgeted(cx, buf), timeout, "read")
 }
 
+#[inline]
 fn write(
-    stream: &mut weft_runtime::net::TcpStream,
+    stream: &weft_runtime::net::TcpStream,
     buf: &[u8],
     timeout: Option<Duration>,
 ) -> io::Result<usize> {
-    io_wait(stream.write(buf), timeout, "write")
+    io_poll(|cx| stream.poll_write_unbudgeted(cx, buf), timeout, "write")
 }
 
+#[inline]
 fn write_all(
-    stream: &mut weft_runtime::net::TcpStream,
-    buf: &[u8],
+    stream: &weft_runtime::net::TcpStream,
+    mut buf: &[u8],
     timeout: Option<Duration>,
 ) -> io::Result<()> {
-    io_wait(stream.write_all(buf), timeout, "write")
+    io_poll(
+        |cx| stream.poll_write_all_unbudgeted(cx, &mut buf),
+        timeout,
+        "write",
+    )
 }
 
 impl Read for TcpStream {

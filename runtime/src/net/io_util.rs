@@ -92,17 +92,6 @@ impl Future for WriteAllFuture<'_> {
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        while !this.buf.is_empty() {
-            match ready!(this.source.poll_write(cx, this.buf))? {
-                0 => {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        "write_all: the socket accepted no bytes",
-                    )))
-                }
-                n => this.buf = &this.buf[n..],
-            }
-        }
-        Poll::Ready(Ok(()))
+        this.source.poll_write_all(cx, &mut this.buf, true)
     }
 }

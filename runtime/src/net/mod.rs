@@ -12,6 +12,7 @@ mod tcp_listener;
 mod tcp_socket;
 mod tcp_stream;
 mod udp;
+mod unbudgeted;
 
 pub use io_util::{ReadExactFuture, ReadFuture, WriteAllFuture, WriteFuture};
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};

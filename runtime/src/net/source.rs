@@ -96,6 +96,20 @@ impl<T: AsFd> Source<T> {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
+        if !buf.is_empty() {
+            ready!(coop::poll_proceed(cx));
+        }
+        self.poll_read_unbudgeted(cx, buf)
+    }
+
+    /// [`poll_read`](Source::poll_read) without spending cooperative budget, for callers that
+    /// keep their own (weft-coroutines).
+    #[inline]
+    pub(crate) fn poll_read_unbudgeted(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         let len = buf.len();
         self.poll_transfer(
             cx,
@@ -110,6 +124,19 @@ impl<T: AsFd> Source<T> {
     /// cleared at once.
     #[inline]
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if !buf.is_empty() {
+            ready!(coop::poll_proceed(cx));
+        }
+        self.poll_write_unbudgeted(cx, buf)
+    }
+
+    /// [`poll_write`](Source::poll_write) without spending cooperative budget.
+    #[inline]
+    pub(crate) fn poll_write_unbudgeted(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.poll_transfer(
             cx,
             Direction::Write,
@@ -119,10 +146,38 @@ impl<T: AsFd> Source<T> {
         )
     }
 
-    /// The loop behind `poll_read` and `poll_write`: spend budget, wait for readiness, run
-    /// `op`, and clear readiness on `EAGAIN` or when `drained` says a partial transfer proved
-    /// the direction exhausted.
+    /// Writes all of `*buf`, advancing it past what was written (so a `Pending` resumes where
+    /// it stopped); `budgeted` spends one unit of cooperative budget per write.
     #[inline]
+    pub(crate) fn poll_write_all(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut &[u8],
+        budgeted: bool,
+    ) -> Poll<io::Result<()>> {
+        while !buf.is_empty() {
+            let written = if budgeted {
+                ready!(self.poll_write(cx, buf))
+            } else {
+                ready!(self.poll_write_unbudgeted(cx, buf))
+            };
+            match written? {
+                0 => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "write_all: the socket accepted no bytes",
+                    )))
+                }
+                n => *buf = &buf[n..],
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// The loop behind `poll_read` and `poll_write`: wait for readiness, run `op`, and clear
+    /// readiness on `EAGAIN` or when `drained` says a partial transfer proved the direction
+    /// exhausted. The callers spend the budget.
+    #[inline(always)]
     fn poll_transfer(
         &self,
         cx: &mut Context<'_>,
@@ -134,7 +189,6 @@ impl<T: AsFd> Source<T> {
         if len == 0 {
             return Poll::Ready(Ok(0));
         }
-        ready!(coop::poll_proceed(cx));
         loop {
             let event = ready!(self.registration.poll_ready(cx, direction))?;
             match op(self.io.as_fd()) {

@@ -3,11 +3,12 @@
 //! # The seam
 //!
 //! The runtime does not know about coroutines; the coroutine crate tells it, per thread, how the
-//! coroutine running there waits. While a coroutine runs, [`set_coroutine_wait`] holds a
-//! [`CoroutineWait`] function for this thread; [`block_on`] hands it a poll closure, and the
-//! coroutine crate polls that closure with its task's `Context` each time the coroutine resumes,
-//! suspending the stack in between. Without one, `block_on` parks the OS thread, except on an
-//! event-loop thread, where parking would freeze every task and socket of the loop.
+//! coroutine running there waits. A thread that runs coroutines holds a [`CoroutineWait`]
+//! function ([`set_coroutine_wait`]); [`block_on`] hands it a poll closure, and, when a
+//! coroutine is running, the coroutine crate polls that closure with its task's `Context` each
+//! time the coroutine resumes, suspending the stack in between. Otherwise (no seam, or it says
+//! no coroutine runs) `block_on` parks the OS thread, except on an event-loop thread, where
+//! parking would freeze every task and socket of the loop.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -20,8 +21,9 @@ use std::thread::{self, Thread};
 use crate::context;
 
 /// How the coroutine running on this thread waits: it polls `poll` with its task's context,
-/// suspending between polls, until `poll` returns `Ready`.
-pub type CoroutineWait = fn(poll: &mut dyn FnMut(&mut Context<'_>) -> Poll<()>);
+/// suspending between polls, until `poll` returns `Ready`, and returns `true`; or it returns
+/// `false` at once, without polling, when no coroutine is running on this thread.
+pub type CoroutineWait = fn(poll: &mut dyn FnMut(&mut Context<'_>) -> Poll<()>) -> bool;
 
 thread_local! {
     static COROUTINE_WAIT: Cell<Option<CoroutineWait>> = const { Cell::new(None) };
@@ -29,8 +31,8 @@ thread_local! {
 
 /// Installs (or with `None`, removes) this thread's coroutine wait and returns the previous one.
 ///
-/// For `weft-coroutines`: it sets its wait before resuming a coroutine and restores the previous
-/// value when the coroutine suspends or returns. Other code has no reason to call it.
+/// For `weft-coroutines`: it installs its wait on each thread that runs coroutines. Other code
+/// has no reason to call it.
 #[doc(hidden)]
 pub fn set_coroutine_wait(wait: Option<CoroutineWait>) -> Option<CoroutineWait> {
     COROUTINE_WAIT.with(|slot| slot.replace(wait))
@@ -63,14 +65,16 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     if let Some(wait) = COROUTINE_WAIT.with(Cell::get) {
         let mut output = None;
-        wait(&mut |cx| match future.as_mut().poll(cx) {
+        let waited = wait(&mut |cx| match future.as_mut().poll(cx) {
             Poll::Ready(value) => {
                 output = Some(value);
                 Poll::Ready(())
             }
             Poll::Pending => Poll::Pending,
         });
-        return output.expect("a coroutine wait returns only once its poll is ready");
+        if waited {
+            return output.expect("a coroutine wait returns only once its poll is ready");
+        }
     }
     if context::on_loop_thread() {
         panic!(

@@ -18,18 +18,30 @@ where
 {
     type Output = F::Output;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         // SAFETY: the inner future is pinned only once it exists (`Run`), and is never moved out
         // or replaced after that; `Make` holds no pinned data, so replacing it in place is fine.
         let this = unsafe { self.get_unchecked_mut() };
-        if let Pinned::Make(make) = this {
-            let make = make.take().expect("a pinned task is built once");
-            *this = Pinned::Run(make());
+        if let Pinned::Make(_) = this {
+            this.build();
         }
         let Pinned::Run(future) = this else {
             unreachable!("built just above")
         };
         // SAFETY: `future` lives inside the pinned `self` and is never moved (see above).
         unsafe { Pin::new_unchecked(future) }.poll(cx)
+    }
+}
+
+impl<M: FnOnce() -> F, F> Pinned<M, F> {
+    /// `Make` becomes `Run`: the first poll builds the future (kept out of the hot path).
+    #[cold]
+    #[inline(never)]
+    fn build(&mut self) {
+        if let Pinned::Make(make) = self {
+            let make = make.take().expect("a pinned task is built once");
+            *self = Pinned::Run(make());
+        }
     }
 }
