@@ -47,7 +47,7 @@ mod timer;
 mod token;
 
 pub use reactor::{Handle, Reactor, Registration};
-pub use readiness::{Direction, ReadyEvent};
+pub use readiness::{Direction, ReadyEvent, WakeHook};
 pub use sys::socket;
 pub use sys::Backend;
 pub use timer::TimerEntry;
