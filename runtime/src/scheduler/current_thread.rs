@@ -243,10 +243,17 @@ impl Schedule for Arc<Shared> {
     #[inline]
     fn poll_finished(&self, task: &Header, started: u64) {
         if let Some(ran) = self.stall.poll_finished(started) {
-            let what = format!("task {} {}", task.id(), task.meta());
-            self.stall.report(what.trim_end(), ran);
+            report_stall(&self.stall, task, ran);
         }
     }
+}
+
+/// Out of line, so the per-poll check stays a store, a load and a compare.
+#[cold]
+#[inline(never)]
+fn report_stall(stall: &StallMonitor, task: &Header, ran: Duration) {
+    let what = format!("task {} {}", task.id(), task.meta());
+    stall.report(what.trim_end(), ran);
 }
 
 /// The loop's reactor hook: a task of this runtime whose socket became ready goes straight
