@@ -37,7 +37,7 @@
 
 use std::task::{Context, Poll, Waker};
 
-use crate::sync::{AtomicUsize, Ordering, SpinLock};
+use crate::sync::{AtomicUsize, Ordering, SpinGuard, SpinLock};
 use crate::sys::EventBits;
 
 /// Set once the reactor shuts down.
@@ -218,7 +218,9 @@ impl ScheduledIo {
         self.poll_ready_slow(cx, direction)
     }
 
-    /// Not ready at first sight: store the waker under the lock, re-checking first.
+    /// Not ready at first sight: arm the waker under the lock, re-checking first. The common
+    /// case (the slot already holds this task's waker) is a lock, a load, two compares and an
+    /// unlock; storing a different waker is out of line.
     #[inline(never)]
     fn poll_ready_slow(
         &self,
@@ -227,11 +229,9 @@ impl ScheduledIo {
     ) -> Poll<Result<ReadyEvent, Shutdown>> {
         let mut waiters = self.waiters.lock();
         let cur = self.readiness.load(Ordering::Acquire);
-        if cur & direction.ready_mask() != 0 {
-            return Poll::Ready(Ok(Self::event(cur, direction)));
-        }
-        if cur & SHUTDOWN != 0 {
-            return Poll::Ready(Err(Shutdown));
+        if cur & (direction.ready_mask() | SHUTDOWN) != 0 {
+            drop(waiters);
+            return Poll::Ready(Self::ready_or_shutdown(cur, direction));
         }
         let slot = match direction {
             Direction::Read => &mut waiters.reader,
@@ -239,14 +239,32 @@ impl ScheduledIo {
         };
         slot.armed = true;
         match &slot.waker {
-            Some(w) if w.will_wake(cx.waker()) => Poll::Pending,
-            _ => {
-                let old = slot.waker.replace(cx.waker().clone());
-                // Dropping a waker may free a task: not under the lock.
-                drop(waiters);
-                drop(old);
-                Poll::Pending
-            }
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => Self::store_waker(waiters, direction, cx.waker()),
+        }
+        Poll::Pending
+    }
+
+    /// Stores a clone of `waker` in `direction`'s slot (already armed), in place of whatever
+    /// was there.
+    #[inline(never)]
+    fn store_waker(mut waiters: SpinGuard<'_, Waiters>, direction: Direction, waker: &Waker) {
+        let slot = match direction {
+            Direction::Read => &mut waiters.reader,
+            Direction::Write => &mut waiters.writer,
+        };
+        let old = slot.waker.replace(waker.clone());
+        // Dropping a waker may free a task: not under the lock.
+        drop(waiters);
+        drop(old);
+    }
+
+    #[inline]
+    fn ready_or_shutdown(cur: usize, direction: Direction) -> Result<ReadyEvent, Shutdown> {
+        if cur & direction.ready_mask() != 0 {
+            Ok(Self::event(cur, direction))
+        } else {
+            Err(Shutdown)
         }
     }
 

@@ -40,6 +40,21 @@ impl<T> SpinLock<T> {
     #[inline]
     pub(crate) fn lock(&self) -> SpinGuard<'_, T> {
         use std::sync::atomic::Ordering;
+        if self
+            .locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            self.lock_contended();
+        }
+        SpinGuard { lock: self }
+    }
+
+    /// Another thread holds the lock: spin, then yield, until it is ours.
+    #[cold]
+    #[inline(never)]
+    fn lock_contended(&self) {
+        use std::sync::atomic::Ordering;
         let mut spins = 0u32;
         while self
             .locked
@@ -54,7 +69,6 @@ impl<T> SpinLock<T> {
                 std::thread::yield_now();
             }
         }
-        SpinGuard { lock: self }
     }
 }
 
@@ -92,6 +106,10 @@ impl<T> Drop for SpinGuard<'_, T> {
             .store(false, std::sync::atomic::Ordering::Release);
     }
 }
+
+/// Under loom the spin lock's guard is the mutex's.
+#[cfg(loom)]
+pub(crate) type SpinGuard<'a, T> = MutexGuard<'a, T>;
 
 /// Under loom the spin lock is a plain (model-checked) mutex.
 #[cfg(loom)]
