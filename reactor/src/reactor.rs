@@ -327,11 +327,7 @@ impl Registration {
         cx: &mut Context<'_>,
         direction: Direction,
     ) -> Poll<io::Result<ReadyEvent>> {
-        match self.io.poll_ready(cx, direction) {
-            Poll::Ready(Ok(event)) => Poll::Ready(Ok(event)),
-            Poll::Ready(Err(_)) => Poll::Ready(Err(shut_down())),
-            Poll::Pending => Poll::Pending,
-        }
+        self.io.poll_ready(cx, direction)
     }
 
     /// The syscall said `EAGAIN` (or a short read/write proved the socket drained): forget the
@@ -383,12 +379,6 @@ impl Drop for Registration {
         let waiters = self.io.take_waiters();
         drop((removed, waiters));
     }
-}
-
-#[cold]
-#[inline(never)]
-fn shut_down() -> io::Error {
-    io::Error::other("weft runtime shut down while this socket was waiting")
 }
 
 fn with_context(err: io::Error, what: &str) -> io::Error {

@@ -35,6 +35,7 @@
 //! (an edge for a direction nobody waits on wakes nobody). A kept waker holds a reference to
 //! its task until the slot is overwritten, the source deregisters, or the reactor shuts down.
 
+use std::io;
 use std::task::{Context, Poll, Waker};
 
 use crate::sync::{AtomicUsize, Ordering, SpinGuard, SpinLock};
@@ -204,13 +205,14 @@ impl ScheduledIo {
         }
     }
 
-    /// Ready when the direction can try its syscall; otherwise stores the waker.
+    /// Ready when the direction can try its syscall; otherwise stores the waker. The error:
+    /// the reactor has shut down.
     #[inline]
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
-    ) -> Poll<Result<ReadyEvent, Shutdown>> {
+    ) -> Poll<io::Result<ReadyEvent>> {
         let cur = self.readiness.load(Ordering::Acquire);
         if cur & direction.ready_mask() != 0 {
             return Poll::Ready(Ok(Self::event(cur, direction)));
@@ -226,7 +228,7 @@ impl ScheduledIo {
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
-    ) -> Poll<Result<ReadyEvent, Shutdown>> {
+    ) -> Poll<io::Result<ReadyEvent>> {
         let mut waiters = self.waiters.lock();
         let cur = self.readiness.load(Ordering::Acquire);
         if cur & (direction.ready_mask() | SHUTDOWN) != 0 {
@@ -260,11 +262,11 @@ impl ScheduledIo {
     }
 
     #[inline]
-    fn ready_or_shutdown(cur: usize, direction: Direction) -> Result<ReadyEvent, Shutdown> {
+    fn ready_or_shutdown(cur: usize, direction: Direction) -> io::Result<ReadyEvent> {
         if cur & direction.ready_mask() != 0 {
             Ok(Self::event(cur, direction))
         } else {
-            Err(Shutdown)
+            Err(shut_down())
         }
     }
 
@@ -307,8 +309,11 @@ impl ScheduledIo {
 }
 
 /// The reactor this source was registered with has shut down.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Shutdown;
+#[cold]
+#[inline(never)]
+fn shut_down() -> io::Error {
+    io::Error::other("weft runtime shut down while this socket was waiting")
+}
 
 #[cfg(all(test, not(loom)))]
 mod tests {
