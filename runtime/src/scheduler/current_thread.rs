@@ -148,7 +148,11 @@ impl Core {
                 && !main.woken.load(Ordering::Acquire)
                 && self.shared.inject.is_empty();
             let timeout = if idle { None } else { Some(Duration::ZERO) };
-            if let Err(e) = driver.turn_with(timeout, &mut LocalWakes(self)) {
+            let mut hook = LocalWakes {
+                core: self,
+                owner: self.shared.owner(),
+            };
+            if let Err(e) = driver.turn_with(timeout, &mut hook) {
                 panic!("weft: the reactor failed: {e}");
             }
         }
@@ -260,14 +264,18 @@ fn report_stall(stall: &StallMonitor, task: &Header, ran: Duration) {
 /// onto the local queue, woken by reference (its waker stays stored in the socket for the next
 /// wait). Runs with the reactor's locks held: it only touches the task's state word and the
 /// local queue.
-struct LocalWakes<'a>(&'a Core);
+struct LocalWakes<'a> {
+    core: &'a Core,
+    /// `self.core.shared.owner()`, read once per turn.
+    owner: usize,
+}
 
 impl WakeHook for LocalWakes<'_> {
     #[inline]
     fn wake_in_place(&mut self, waker: &Waker) -> bool {
-        match task::wake_in_place(waker, self.0.shared.owner()) {
+        match task::wake_in_place(waker, self.owner) {
             InPlace::Queue(notified) => {
-                self.0.local.push(notified);
+                self.core.local.push(notified);
                 true
             }
             InPlace::Woken => true,
