@@ -220,11 +220,35 @@ impl ScheduledIo {
         self.poll_ready_slow(cx, direction)
     }
 
-    /// Not ready at first sight: arm the waker under the lock, re-checking first. The common
-    /// case (the slot already holds this task's waker) is a lock, a load, two compares and an
-    /// unlock; storing a different waker is out of line.
+    /// Not ready at first sight. The common case, tried first: the lock is free, the source is
+    /// still not ready and the slot already holds this task's waker, which is simply re-armed
+    /// (no calls, so no registers to save). Anything else goes to `poll_ready_locked`.
     #[inline(never)]
     fn poll_ready_slow(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        if let Some(mut waiters) = self.waiters.try_lock() {
+            let cur = self.readiness.load(Ordering::Acquire);
+            if cur & (direction.ready_mask() | SHUTDOWN) == 0 {
+                let slot = match direction {
+                    Direction::Read => &mut waiters.reader,
+                    Direction::Write => &mut waiters.writer,
+                };
+                if slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    slot.armed = true;
+                    return Poll::Pending;
+                }
+            }
+        }
+        self.poll_ready_locked(cx, direction)
+    }
+
+    /// The general case: wait for the lock, re-check readiness under it, store (or keep) and
+    /// arm the waker. Storing a different waker is out of line.
+    #[inline(never)]
+    fn poll_ready_locked(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,

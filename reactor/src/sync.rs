@@ -50,6 +50,16 @@ impl<T> SpinLock<T> {
         SpinGuard { lock: self }
     }
 
+    /// Acquires the lock if it is free (one compare-and-swap), without waiting.
+    #[inline]
+    pub(crate) fn try_lock(&self) -> Option<SpinGuard<'_, T>> {
+        use std::sync::atomic::Ordering;
+        self.locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| SpinGuard { lock: self })
+    }
+
     /// Another thread holds the lock: spin, then yield, until it is ours.
     #[cold]
     #[inline(never)]
@@ -120,5 +130,9 @@ pub(crate) struct SpinLock<T>(Mutex<T>);
 impl<T> SpinLock<T> {
     pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
         lock(&self.0)
+    }
+
+    pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        self.0.try_lock().ok()
     }
 }
