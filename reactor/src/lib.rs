@@ -49,7 +49,7 @@ mod token;
 
 pub use hub::Hub;
 pub use reactor::{Handle, Reactor, Registration};
-pub use readiness::{Direction, ReadyEvent};
+pub use readiness::{Direction, ReadyEvent, WakeHook};
 pub use sys::socket;
 pub use sys::Backend;
 pub use timer::TimerEntry;

@@ -11,8 +11,9 @@
 //!    deadline sees `parked_until` under the same lock and wakes the driver through the eventfd.
 //! 2. Wait in the selector until an event, the deadline, or a wake-up.
 //! 3. Lock the source slab once for the whole batch; for each event whose token's generation
-//!    matches its slot, set the source's readiness and collect the wakers it releases. Events for
-//!    a slot that was freed and reused (older generation) are dropped.
+//!    matches its slot, set the source's readiness and offer the wakers it releases to the
+//!    caller's [`WakeHook`] (which may wake them in place), collecting the rest. Events for a slot
+//!    that was freed and reused (older generation) are dropped.
 //! 4. If timers are pending, fire the expired ones, again collecting wakers.
 //! 5. Wake everything collected, with no reactor lock held, because a waker may drop the last
 //!    reference to a task whose output holds a socket, and that socket deregisters itself.
@@ -25,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use crate::readiness::{Direction, ReadyEvent, ScheduledIo};
+use crate::readiness::{Direction, ReadyEvent, ScheduledIo, WakeHook};
 use crate::sync::{lock, Arc, AtomicUsize, Mutex, Ordering};
 use crate::sys::{notify::Notifier, Backend, Events, Interest, Selector};
 use crate::timer::wheel::Wheel;
@@ -122,6 +123,20 @@ impl Reactor {
     /// # Errors
     /// The selector failed (not `EINTR`, which counts as an empty wait).
     pub fn turn(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
+        self.turn_with(timeout, &mut ())
+    }
+
+    /// [`turn`](Reactor::turn), offering every waker an I/O event releases to `hook` first (see
+    /// [`WakeHook`] for what it may do). Returns how many wakers the reactor woke itself; those
+    /// woken in place are the hook's to count.
+    ///
+    /// # Errors
+    /// The selector failed (not `EINTR`, which counts as an empty wait).
+    pub fn turn_with(
+        &mut self,
+        timeout: Option<Duration>,
+        hook: &mut impl WakeHook,
+    ) -> io::Result<usize> {
         let inner = &*self.inner;
         let blocking = timeout != Some(Duration::ZERO);
         let mut timeout = timeout;
@@ -141,7 +156,7 @@ impl Reactor {
             inner.parked_until.store(0, Ordering::SeqCst);
         }
         selected?;
-        inner.dispatch(&self.events, &mut self.wake);
+        inner.dispatch(&self.events, hook, &mut self.wake);
         if inner.timer_count.load(Ordering::Relaxed) > 0 {
             let now = inner.now_ns();
             let mut wheel = lock(&inner.timers);
@@ -188,7 +203,7 @@ impl Inner {
             .min(u128::from(u64::MAX - 1)) as u64
     }
 
-    fn dispatch(&self, events: &Events, wake: &mut Vec<Waker>) {
+    fn dispatch(&self, events: &Events, hook: &mut impl WakeHook, wake: &mut Vec<Waker>) {
         if events.is_empty() {
             return;
         }
@@ -205,7 +220,7 @@ impl Inner {
             let (index, generation) = token::unpack(event.token);
             match sources.slab.get(index) {
                 Some(source) if source.generation == generation => {
-                    source.io.set_readiness(event.bits, wake);
+                    source.io.set_readiness(event.bits, hook, wake);
                 }
                 _ => {
                     self.stale_events.fetch_add(1, Ordering::Relaxed);
@@ -312,11 +327,7 @@ impl Registration {
         cx: &mut Context<'_>,
         direction: Direction,
     ) -> Poll<io::Result<ReadyEvent>> {
-        match self.io.poll_ready(cx, direction) {
-            Poll::Ready(Ok(event)) => Poll::Ready(Ok(event)),
-            Poll::Ready(Err(_)) => Poll::Ready(Err(shut_down())),
-            Poll::Pending => Poll::Pending,
-        }
+        self.io.poll_ready(cx, direction)
     }
 
     /// The syscall said `EAGAIN` (or a short read/write proved the socket drained): forget the
@@ -370,12 +381,6 @@ impl Drop for Registration {
     }
 }
 
-#[cold]
-#[inline(never)]
-fn shut_down() -> io::Error {
-    io::Error::other("weft runtime shut down while this socket was waiting")
-}
-
 fn with_context(err: io::Error, what: &str) -> io::Error {
     io::Error::new(err.kind(), format!("{what}: {err}"))
 }
@@ -408,7 +413,9 @@ mod tests {
             bits: EventBits(EventBits::READABLE),
         };
         let mut wake = Vec::new();
-        reactor.inner.dispatch(&Events::synthetic(late), &mut wake);
+        reactor
+            .inner
+            .dispatch(&Events::synthetic(late), &mut (), &mut wake);
         assert_eq!(handle.stale_events(), 1);
         let waker = Waker::noop();
         let mut cx = Context::from_waker(waker);
@@ -419,7 +426,9 @@ mod tests {
             token: second.token,
             bits: EventBits(EventBits::READABLE),
         };
-        reactor.inner.dispatch(&Events::synthetic(fresh), &mut wake);
+        reactor
+            .inner
+            .dispatch(&Events::synthetic(fresh), &mut (), &mut wake);
         assert!(second.poll_ready(&mut cx, Direction::Read).is_ready());
     }
 

@@ -20,16 +20,25 @@
 //! # Waking protocol
 //!
 //! 1. The driver sets bits (and bumps the tick) with one atomic update, *then* locks `waiters`
-//!    and takes the matching wakers, and wakes them after unlocking.
+//!    and releases the matching *armed* wakers: each is offered to the driver's [`WakeHook`],
+//!    which may wake it by reference in place (it stays stored, disarmed); any the hook declines
+//!    are taken out and woken after unlocking.
 //! 2. A task that found the source not ready locks `waiters`, re-reads the bits under the lock,
-//!    and only then stores its waker.
+//!    and only then stores its waker (or keeps the stored one when it would wake the same task)
+//!    and arms it.
 //!
 //! Either the driver's update happens before the task's re-read (the task sees it and does not
-//! sleep) or the task's waker is stored before the driver locks (the driver takes and wakes it).
+//! sleep) or the task's waker is armed before the driver locks (the driver releases it).
+//!
+//! A slot keeps its waker after an in-place wake so that the task's next wait on the same source
+//! skips a waker clone and drop; the `armed` flag keeps the old behaviour of one wake per wait
+//! (an edge for a direction nobody waits on wakes nobody). A kept waker holds a reference to
+//! its task until the slot is overwritten, the source deregisters, or the reactor shuts down.
 
+use std::io;
 use std::task::{Context, Poll, Waker};
 
-use crate::sync::{AtomicUsize, Ordering, SpinLock};
+use crate::sync::{AtomicUsize, Ordering, SpinGuard, SpinLock};
 use crate::sys::EventBits;
 
 /// Set once the reactor shuts down.
@@ -108,14 +117,65 @@ pub(crate) struct ScheduledIo {
 
 #[derive(Debug, Default)]
 struct Waiters {
-    reader: Option<Waker>,
-    writer: Option<Waker>,
+    reader: Slot,
+    writer: Slot,
+}
+
+/// One direction's waiting task.
+#[derive(Debug, Default)]
+struct Slot {
+    /// The last waker stored; kept after an in-place wake for the next wait to reuse.
+    waker: Option<Waker>,
+    /// A task waits and has not been woken since (implies `waker.is_some()`).
+    armed: bool,
+}
+
+impl Slot {
+    /// Releases the armed waker: woken in place by `hook`, or taken out into `wake`.
+    #[inline]
+    fn release(&mut self, hook: &mut impl WakeHook, wake: &mut Vec<Waker>) {
+        if !self.armed {
+            return;
+        }
+        self.armed = false;
+        if let Some(waker) = &self.waker {
+            if !hook.wake_in_place(waker) {
+                wake.extend(self.waker.take());
+            }
+        }
+    }
+}
+
+/// Lets the driver's owner wake tasks in place while the driver dispatches events.
+///
+/// A driver turn offers every waker an event releases to the hook, *with the reactor's locks
+/// held* (the source table and the source's waiter lock). An implementation must therefore be
+/// quick and must not block, take locks this reactor may hold, drop a waker, or run foreign
+/// code; in exchange the waker needs no clone or drop, and a scheduler can queue its own tasks
+/// directly. The unit hook `()` declines everything.
+pub trait WakeHook {
+    /// Returns `true` when `waker` was woken by reference here; it then stays stored for the
+    /// next wait. `false` has the driver take it out and wake it by value after unlocking.
+    fn wake_in_place(&mut self, waker: &Waker) -> bool;
+}
+
+impl WakeHook for () {
+    #[inline]
+    fn wake_in_place(&mut self, _waker: &Waker) -> bool {
+        false
+    }
 }
 
 impl ScheduledIo {
-    /// Records an event and appends the wakers it releases to `wake`.
+    /// Records an event, offers the wakers it releases to `hook` and appends those the hook
+    /// declines to `wake`.
     #[inline]
-    pub(crate) fn set_readiness(&self, bits: EventBits, wake: &mut Vec<Waker>) {
+    pub(crate) fn set_readiness(
+        &self,
+        bits: EventBits,
+        hook: &mut impl WakeHook,
+        wake: &mut Vec<Waker>,
+    ) {
         let bits = usize::from(bits.0);
         // Bump the tick, then publish the bits. A task that reads the word in between sees the
         // new tick without the new bits: it either finds the direction not ready and parks (and
@@ -127,32 +187,32 @@ impl ScheduledIo {
         let wants_writer = bits & Direction::Write.ready_mask() != 0;
         let mut waiters = self.waiters.lock();
         if wants_reader {
-            if let Some(waker) = waiters.reader.take() {
-                wake.push(waker);
-            }
+            waiters.reader.release(hook, wake);
         }
         if wants_writer {
-            if let Some(waker) = waiters.writer.take() {
-                wake.push(waker);
-            }
+            waiters.writer.release(hook, wake);
         }
     }
 
     /// Marks the source dead (reactor shut down) and releases both waiters.
     pub(crate) fn shutdown(&self, wake: &mut Vec<Waker>) {
         self.readiness.fetch_or(SHUTDOWN, Ordering::AcqRel);
-        let mut waiters = self.waiters.lock();
-        wake.extend(waiters.reader.take());
-        wake.extend(waiters.writer.take());
+        let mut guard = self.waiters.lock();
+        let waiters = &mut *guard;
+        for slot in [&mut waiters.reader, &mut waiters.writer] {
+            slot.armed = false;
+            wake.extend(slot.waker.take());
+        }
     }
 
-    /// Ready when the direction can try its syscall; otherwise stores the waker.
+    /// Ready when the direction can try its syscall; otherwise stores the waker. The error:
+    /// the reactor has shut down.
     #[inline]
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
-    ) -> Poll<Result<ReadyEvent, Shutdown>> {
+    ) -> Poll<io::Result<ReadyEvent>> {
         let cur = self.readiness.load(Ordering::Acquire);
         if cur & direction.ready_mask() != 0 {
             return Poll::Ready(Ok(Self::event(cur, direction)));
@@ -160,30 +220,78 @@ impl ScheduledIo {
         self.poll_ready_slow(cx, direction)
     }
 
-    /// Not ready at first sight: store the waker under the lock, re-checking first.
+    /// Not ready at first sight. The common case, tried first: the lock is free, the source is
+    /// still not ready and the slot already holds this task's waker, which is simply re-armed
+    /// (no calls, so no registers to save). Anything else goes to `poll_ready_locked`.
     #[inline(never)]
     fn poll_ready_slow(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
-    ) -> Poll<Result<ReadyEvent, Shutdown>> {
+    ) -> Poll<io::Result<ReadyEvent>> {
+        if let Some(mut waiters) = self.waiters.try_lock() {
+            let cur = self.readiness.load(Ordering::Acquire);
+            if cur & (direction.ready_mask() | SHUTDOWN) == 0 {
+                let slot = match direction {
+                    Direction::Read => &mut waiters.reader,
+                    Direction::Write => &mut waiters.writer,
+                };
+                if slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    slot.armed = true;
+                    return Poll::Pending;
+                }
+            }
+        }
+        self.poll_ready_locked(cx, direction)
+    }
+
+    /// The general case: wait for the lock, re-check readiness under it, store (or keep) and
+    /// arm the waker. Storing a different waker is out of line.
+    #[inline(never)]
+    fn poll_ready_locked(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<io::Result<ReadyEvent>> {
         let mut waiters = self.waiters.lock();
         let cur = self.readiness.load(Ordering::Acquire);
-        if cur & direction.ready_mask() != 0 {
-            return Poll::Ready(Ok(Self::event(cur, direction)));
-        }
-        if cur & SHUTDOWN != 0 {
-            return Poll::Ready(Err(Shutdown));
+        if cur & (direction.ready_mask() | SHUTDOWN) != 0 {
+            drop(waiters);
+            return Poll::Ready(Self::ready_or_shutdown(cur, direction));
         }
         let slot = match direction {
             Direction::Read => &mut waiters.reader,
             Direction::Write => &mut waiters.writer,
         };
-        match slot {
+        slot.armed = true;
+        match &slot.waker {
             Some(w) if w.will_wake(cx.waker()) => {}
-            _ => *slot = Some(cx.waker().clone()),
+            _ => Self::store_waker(waiters, direction, cx.waker()),
         }
         Poll::Pending
+    }
+
+    /// Stores a clone of `waker` in `direction`'s slot (already armed), in place of whatever
+    /// was there.
+    #[inline(never)]
+    fn store_waker(mut waiters: SpinGuard<'_, Waiters>, direction: Direction, waker: &Waker) {
+        let slot = match direction {
+            Direction::Read => &mut waiters.reader,
+            Direction::Write => &mut waiters.writer,
+        };
+        let old = slot.waker.replace(waker.clone());
+        // Dropping a waker may free a task: not under the lock.
+        drop(waiters);
+        drop(old);
+    }
+
+    #[inline]
+    fn ready_or_shutdown(cur: usize, direction: Direction) -> io::Result<ReadyEvent> {
+        if cur & direction.ready_mask() != 0 {
+            Ok(Self::event(cur, direction))
+        } else {
+            Err(shut_down())
+        }
     }
 
     #[inline]
@@ -218,13 +326,18 @@ impl ScheduledIo {
     /// after releasing its own locks.
     pub(crate) fn take_waiters(&self) -> (Option<Waker>, Option<Waker>) {
         let mut waiters = self.waiters.lock();
-        (waiters.reader.take(), waiters.writer.take())
+        waiters.reader.armed = false;
+        waiters.writer.armed = false;
+        (waiters.reader.waker.take(), waiters.writer.waker.take())
     }
 }
 
 /// The reactor this source was registered with has shut down.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Shutdown;
+#[cold]
+#[inline(never)]
+fn shut_down() -> io::Error {
+    io::Error::other("weft runtime shut down while this socket was waiting")
+}
 
 #[cfg(all(test, not(loom)))]
 mod tests {
@@ -248,14 +361,14 @@ mod tests {
     fn an_edge_between_eagain_and_clear_is_not_lost() {
         let io = ScheduledIo::default();
         let mut wake = Vec::new();
-        io.set_readiness(EventBits(EventBits::READABLE), &mut wake);
+        io.set_readiness(EventBits(EventBits::READABLE), &mut (), &mut wake);
         let (_, waker) = flag();
         let mut cx = Context::from_waker(&waker);
         let Poll::Ready(Ok(seen)) = io.poll_ready(&mut cx, Direction::Read) else {
             panic!("should be readable")
         };
         // The syscall returns EAGAIN, but a new edge lands before we clear.
-        io.set_readiness(EventBits(EventBits::READABLE), &mut wake);
+        io.set_readiness(EventBits(EventBits::READABLE), &mut (), &mut wake);
         io.clear_readiness(seen);
         assert!(io.poll_ready(&mut cx, Direction::Read).is_ready());
     }
@@ -269,6 +382,7 @@ mod tests {
         let mut wake = Vec::new();
         io.set_readiness(
             EventBits(EventBits::READABLE | EventBits::READ_CLOSED),
+            &mut (),
             &mut wake,
         );
         wake.drain(..).for_each(Waker::wake);
@@ -290,7 +404,7 @@ mod tests {
 #[cfg(all(test, loom))]
 mod loom_models {
     use super::*;
-    use loom::sync::atomic::AtomicBool;
+    use loom::sync::atomic::{AtomicBool, AtomicUsize};
     use loom::sync::Arc;
     use std::task::Wake;
 
@@ -301,11 +415,20 @@ mod loom_models {
         }
     }
 
-    /// The task drains, gets `EAGAIN`, clears and parks while the driver reports new data: it
-    /// either sees the data or is woken. A lost edge would leave data unread and nobody awake.
-    #[test]
-    fn an_edge_racing_a_clear_and_park_is_never_lost() {
-        loom::model(|| {
+    /// A hook that wakes every waker in place, as a scheduler's own turn does.
+    struct ByRef;
+    impl WakeHook for ByRef {
+        fn wake_in_place(&mut self, waker: &Waker) -> bool {
+            waker.wake_by_ref();
+            true
+        }
+    }
+
+    /// The task drains, gets `EAGAIN`, clears and parks while the driver reports new data (its
+    /// waker released through `hook`): it either sees the data or is woken. A lost edge would
+    /// leave data unread and nobody awake.
+    fn edge_racing_clear_and_park<H: WakeHook + Send + 'static>(hook: fn() -> H) {
+        loom::model(move || {
             let io = Arc::new(ScheduledIo::default());
             let data = Arc::new(AtomicBool::new(false));
             let driver = {
@@ -313,7 +436,7 @@ mod loom_models {
                 loom::thread::spawn(move || {
                     data.store(true, Ordering::SeqCst);
                     let mut wake = Vec::new();
-                    io.set_readiness(EventBits(EventBits::READABLE), &mut wake);
+                    io.set_readiness(EventBits(EventBits::READABLE), &mut hook(), &mut wake);
                     wake.into_iter().for_each(Waker::wake);
                 })
             };
@@ -351,6 +474,73 @@ mod loom_models {
         });
     }
 
+    #[test]
+    fn an_edge_racing_a_clear_and_park_is_never_lost() {
+        edge_racing_clear_and_park(|| ());
+    }
+
+    #[test]
+    fn an_edge_racing_a_clear_and_park_is_never_lost_when_woken_in_place() {
+        edge_racing_clear_and_park(|| ByRef);
+    }
+
+    /// A waker woken in place stays stored; the task's next wait re-arms that same waker (no
+    /// clone), and an edge racing that wait either is seen or wakes the task again.
+    #[test]
+    fn a_kept_waker_is_re_armed_by_the_next_wait() {
+        loom::model(|| {
+            let io = Arc::new(ScheduledIo::default());
+            let sent = Arc::new(AtomicUsize::new(0));
+            let woken = std::sync::Arc::new(Flag(false.into()));
+            let waker = Waker::from(woken.clone());
+            let mut cx = Context::from_waker(&waker);
+            assert!(io.poll_ready(&mut cx, Direction::Read).is_pending());
+            let driver = {
+                let (io, sent) = (io.clone(), sent.clone());
+                loom::thread::spawn(move || {
+                    for _ in 0..2 {
+                        sent.fetch_add(1, Ordering::SeqCst);
+                        let mut wake = Vec::new();
+                        io.set_readiness(EventBits(EventBits::READABLE), &mut ByRef, &mut wake);
+                        assert!(wake.is_empty(), "the hook took every waker");
+                    }
+                })
+            };
+            while !woken.0.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                loom::thread::yield_now();
+            }
+            // Woken: drain, then wait again with the same waker.
+            let mut received = 0;
+            let mut parked = false;
+            for _ in 0..3 {
+                match io.poll_ready(&mut cx, Direction::Read) {
+                    Poll::Ready(Ok(event)) => {
+                        let got = sent.load(Ordering::SeqCst);
+                        if got > received {
+                            received = got;
+                        } else {
+                            io.clear_readiness(event);
+                        }
+                    }
+                    Poll::Ready(Err(_)) => unreachable!("no shutdown in this model"),
+                    Poll::Pending => {
+                        parked = true;
+                        break;
+                    }
+                }
+            }
+            driver.join().unwrap();
+            if parked && sent.load(Ordering::SeqCst) > received {
+                assert!(
+                    woken.0.load(std::sync::atomic::Ordering::SeqCst),
+                    "the second edge found the re-armed waker and did not wake it"
+                );
+            }
+            // The slot holds the one waker the first wait stored: never cloned again.
+            assert_eq!(std::sync::Arc::strong_count(&woken), 3);
+        });
+    }
+
     /// A write-side edge never releases the reader's waker, and vice versa.
     #[test]
     fn wakers_are_released_by_their_own_direction() {
@@ -364,7 +554,7 @@ mod loom_models {
                 let io = io.clone();
                 loom::thread::spawn(move || {
                     let mut wake = Vec::new();
-                    io.set_readiness(EventBits(EventBits::WRITABLE), &mut wake);
+                    io.set_readiness(EventBits(EventBits::WRITABLE), &mut (), &mut wake);
                     wake.len()
                 })
             };

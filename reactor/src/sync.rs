@@ -40,6 +40,31 @@ impl<T> SpinLock<T> {
     #[inline]
     pub(crate) fn lock(&self) -> SpinGuard<'_, T> {
         use std::sync::atomic::Ordering;
+        if self
+            .locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            self.lock_contended();
+        }
+        SpinGuard { lock: self }
+    }
+
+    /// Acquires the lock if it is free (one compare-and-swap), without waiting.
+    #[inline]
+    pub(crate) fn try_lock(&self) -> Option<SpinGuard<'_, T>> {
+        use std::sync::atomic::Ordering;
+        self.locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| SpinGuard { lock: self })
+    }
+
+    /// Another thread holds the lock: spin, then yield, until it is ours.
+    #[cold]
+    #[inline(never)]
+    fn lock_contended(&self) {
+        use std::sync::atomic::Ordering;
         let mut spins = 0u32;
         while self
             .locked
@@ -54,7 +79,6 @@ impl<T> SpinLock<T> {
                 std::thread::yield_now();
             }
         }
-        SpinGuard { lock: self }
     }
 }
 
@@ -93,6 +117,10 @@ impl<T> Drop for SpinGuard<'_, T> {
     }
 }
 
+/// Under loom the spin lock's guard is the mutex's.
+#[cfg(loom)]
+pub(crate) type SpinGuard<'a, T> = MutexGuard<'a, T>;
+
 /// Under loom the spin lock is a plain (model-checked) mutex.
 #[cfg(loom)]
 #[derive(Debug, Default)]
@@ -102,5 +130,9 @@ pub(crate) struct SpinLock<T>(Mutex<T>);
 impl<T> SpinLock<T> {
     pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
         lock(&self.0)
+    }
+
+    pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        self.0.try_lock().ok()
     }
 }

@@ -72,12 +72,18 @@ pub(crate) unsafe fn syscall6(
     }
 }
 
-/// The kernel's result convention (`-4095..=-1` is `-errno`) as an `io::Result`.
+/// The kernel's result convention (`-4095..=-1` is `-errno`) as an `io::Result`. The success
+/// path is one compare; the error is built out of line.
 #[inline]
 pub(crate) fn result(ret: isize) -> io::Result<usize> {
-    if (-4095..0).contains(&ret) {
-        Err(io::Error::from_raw_os_error(-ret as i32))
-    } else {
-        Ok(ret as usize)
+    if ret as usize >= -4095isize as usize {
+        return Err(errno(ret));
     }
+    Ok(ret as usize)
+}
+
+#[cold]
+#[inline(never)]
+fn errno(ret: isize) -> io::Error {
+    io::Error::from_raw_os_error(-ret as i32)
 }

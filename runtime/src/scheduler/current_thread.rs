@@ -23,7 +23,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use weft_reactor::Reactor;
+use weft_reactor::{Reactor, WakeHook};
 
 use super::inject::Inject;
 use super::local_queue::LocalQueue;
@@ -33,7 +33,9 @@ use crate::blocking;
 use crate::context;
 use crate::coop;
 use crate::shim::{Arc, AtomicBool, AtomicU64, Ordering};
-use crate::task::{new_task, Header, JoinHandle, Notified, Schedule, Task, TaskMeta};
+use crate::task::{
+    self, new_task, Header, InPlace, JoinHandle, Notified, Schedule, Task, TaskMeta,
+};
 
 /// State shared with other threads and with every task of the runtime.
 #[derive(Debug)]
@@ -146,7 +148,11 @@ impl Core {
                 && !main.woken.load(Ordering::Acquire)
                 && self.shared.inject.is_empty();
             let timeout = if idle { None } else { Some(Duration::ZERO) };
-            if let Err(e) = driver.turn(timeout) {
+            let mut hook = LocalWakes {
+                core: self,
+                owner: self.shared.owner(),
+            };
+            if let Err(e) = driver.turn_with(timeout, &mut hook) {
                 panic!("weft: the reactor failed: {e}");
             }
         }
@@ -229,6 +235,11 @@ impl Schedule for Arc<Shared> {
     }
 
     #[inline]
+    fn owner(&self) -> usize {
+        Arc::as_ptr(self) as usize
+    }
+
+    #[inline]
     fn poll_started(&self, _task: &Header) -> u64 {
         self.stall.poll_started()
     }
@@ -236,8 +247,39 @@ impl Schedule for Arc<Shared> {
     #[inline]
     fn poll_finished(&self, task: &Header, started: u64) {
         if let Some(ran) = self.stall.poll_finished(started) {
-            let what = format!("task {} {}", task.id(), task.meta());
-            self.stall.report(what.trim_end(), ran);
+            report_stall(&self.stall, task, ran);
+        }
+    }
+}
+
+/// Out of line, so the per-poll check stays a store, a load and a compare.
+#[cold]
+#[inline(never)]
+fn report_stall(stall: &StallMonitor, task: &Header, ran: Duration) {
+    let what = format!("task {} {}", task.id(), task.meta());
+    stall.report(what.trim_end(), ran);
+}
+
+/// The loop's reactor hook: a task of this runtime whose socket became ready goes straight
+/// onto the local queue, woken by reference (its waker stays stored in the socket for the next
+/// wait). Runs with the reactor's locks held: it only touches the task's state word and the
+/// local queue.
+struct LocalWakes<'a> {
+    core: &'a Core,
+    /// `self.core.shared.owner()`, read once per turn.
+    owner: usize,
+}
+
+impl WakeHook for LocalWakes<'_> {
+    #[inline]
+    fn wake_in_place(&mut self, waker: &Waker) -> bool {
+        match task::wake_in_place(waker, self.owner) {
+            InPlace::Queue(notified) => {
+                self.core.local.push(notified);
+                true
+            }
+            InPlace::Woken => true,
+            InPlace::Declined => false,
         }
     }
 }

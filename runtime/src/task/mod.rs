@@ -25,7 +25,7 @@ pub(crate) use pinned::Pinned;
 pub use yield_now::yield_now;
 
 use raw::Cell;
-pub(crate) use raw::Header;
+pub(crate) use raw::{wake_in_place, Header, InPlace};
 
 /// Who a task is, for diagnostics (the stall detector names it): where it was spawned and an
 /// optional name.
@@ -68,6 +68,14 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     fn schedule(&self, task: Notified);
     /// The task completed: remove it from the owned list and return the list's reference.
     fn release(&self, task: &Task) -> Option<Task>;
+
+    /// A non-zero number naming this scheduler instance, recorded in each task it spawns, for
+    /// schedulers that queue their own tasks straight from a reactor turn
+    /// ([`wake_in_place`]). 0 (the default) opts out.
+    #[inline]
+    fn owner(&self) -> usize {
+        0
+    }
 
     /// A poll of `task` is about to start; what this returns is handed to `poll_finished`.
     /// The hook pair is where a scheduler times polls (the stall detector).

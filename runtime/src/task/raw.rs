@@ -47,6 +47,8 @@ pub(crate) struct Header {
     /// The `JoinHandle`'s waker; see `JoinHandle::poll` for the protocol.
     pub(super) join_waker: Mutex<Option<Waker>>,
     pub(super) id: u64,
+    /// `Schedule::owner` of the task's scheduler (0: none), for [`wake_in_place`].
+    owner: usize,
     /// Where it was spawned and what it is called, for diagnostics.
     pub(super) meta: TaskMeta,
     /// The task's slot in its scheduler's owned list, written under that list's lock.
@@ -99,6 +101,7 @@ where
                 vtable: &Self::VTABLE,
                 join_waker: Mutex::new(None),
                 id,
+                owner: scheduler.owner(),
                 meta,
                 owned_key: UnsafeCell::new(usize::MAX),
             },
@@ -374,6 +377,49 @@ unsafe fn waker_wake_by_ref(data: *const ()) {
     if header.state.wake_by_ref() == WakeAction::Submit {
         // SAFETY: `wake_by_ref` made a new reference for the queue.
         unsafe { (header.vtable.schedule)(ptr) };
+    }
+}
+
+/// What [`wake_in_place`] did.
+#[derive(Debug)]
+pub(crate) enum InPlace {
+    /// The waker is not one of `owner`'s tasks (or its task has completed): nothing was done.
+    Declined,
+    /// Woken; it was already queued or running, so there is nothing to queue.
+    Woken,
+    /// Woken; push this queue entry onto `owner`'s run queue.
+    Queue(Notified),
+}
+
+/// Wakes `waker` by reference if it is a task of the scheduler whose [`Schedule::owner`] is
+/// `owner` (non-zero), handing the queue entry back instead of calling the scheduler: the
+/// scheduler's own reactor turn uses this to queue its tasks with no virtual call and no
+/// thread-local lookup. Anything else (a foreign waker, another scheduler's task, a completed
+/// task whose waker should be dropped) is `Declined` and untouched.
+///
+/// `Waker::vtable` and `Waker::data` are Rust 1.83; the workspace still declares 1.80 (its
+/// tests already need 1.85 for `Waker::noop`), hence the `allow`.
+#[inline]
+#[allow(clippy::incompatible_msrv)]
+pub(crate) fn wake_in_place(waker: &Waker, owner: usize) -> InPlace {
+    if !std::ptr::eq(waker.vtable(), &WAKER_VTABLE) {
+        return InPlace::Declined;
+    }
+    // SAFETY: a waker with this vtable was made by `waker_clone` or `run`; its data is a live
+    // task header, kept alive by the reference that `waker` owns (or borrows) while we hold it.
+    let header = unsafe { &*(waker.data() as *const Header) };
+    if header.owner != owner {
+        return InPlace::Declined;
+    }
+    match header.state.wake_by_ref() {
+        WakeAction::Submit => {
+            // SAFETY: as above, the pointer is a live, non-null header.
+            let ptr = unsafe { NonNull::new_unchecked(waker.data() as *mut Header) };
+            // `wake_by_ref` made a new reference for the queue.
+            InPlace::Queue(Notified(Task::from_raw(ptr)))
+        }
+        _ if header.state.is_complete() => InPlace::Declined,
+        _ => InPlace::Woken,
     }
 }
 

@@ -129,6 +129,11 @@ impl State {
         })
     }
 
+    /// `COMPLETE` is set (it never clears, so a stale `false` is the only race).
+    pub(crate) fn is_complete(&self) -> bool {
+        self.0.load(Ordering::Acquire) & COMPLETE != 0
+    }
+
     /// Sets `COMPLETE`, clears `RUNNING`; returns the previous word.
     pub(crate) fn transition_to_complete(&self) -> usize {
         self.0.fetch_xor(RUNNING | COMPLETE, Ordering::AcqRel)
