@@ -262,9 +262,9 @@ impl<T> Sender<T> {
 
     /// `true` once the receiver was dropped or closed: a `send` would fail.
     pub fn is_closed(&self) -> bool {
-        self.inner.as_ref().map_or(true, |inner| {
-            inner.state.load(Ordering::Acquire) & CLOSED != 0
-        })
+        self.inner
+            .as_ref()
+            .is_none_or(|inner| inner.state.load(Ordering::Acquire) & CLOSED != 0)
     }
 
     /// Polls for the receiver being dropped or closed; `Ready` once it is. Keeps only the

@@ -396,11 +396,7 @@ pub(crate) enum InPlace {
 /// scheduler's own reactor turn uses this to queue its tasks with no virtual call and no
 /// thread-local lookup. Anything else (a foreign waker, another scheduler's task, a completed
 /// task whose waker should be dropped) is `Declined` and untouched.
-///
-/// `Waker::vtable` and `Waker::data` are Rust 1.83; the workspace still declares 1.80 (its
-/// tests already need 1.85 for `Waker::noop`), hence the `allow`.
 #[inline]
-#[allow(clippy::incompatible_msrv)]
 pub(crate) fn wake_in_place(waker: &Waker, owner: usize) -> InPlace {
     if !std::ptr::eq(waker.vtable(), &WAKER_VTABLE) {
         return InPlace::Declined;
