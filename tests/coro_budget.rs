@@ -12,13 +12,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use util::{assert_between, run_coro};
+use util::run_coro;
 use weft::coroutines::{self, net::TcpListener};
 
 /// How long the firehose reader may run at most.
 const FIREHOSE_MAX: Duration = Duration::from_secs(5);
 /// How quickly the starved coroutine must finish.
-const VICTIM_MAX: Duration = Duration::from_secs(2);
 
 /// A std thread that writes into `stream` as fast as it can until `stop` (or an error, or
 /// twice `FIREHOSE_MAX`).
@@ -114,16 +113,6 @@ fn victim_next_to_a_firehose(read_timeout: Option<Duration>) {
         stop.store(true, Ordering::SeqCst);
         flooder.join().unwrap();
 
-        assert!(
-            still_running,
-            "the victim only finished after the firehose ended ({took:?})"
-        );
-        assert_between(
-            "the victim next to a firehose",
-            took,
-            Duration::from_millis(10),
-            VICTIM_MAX,
-        );
-        assert!(drunk > 0 && total >= drunk, "the firehose made no progress");
+        util::assert_victim_ran_beside_firehose(still_running, took, drunk, total);
     });
 }

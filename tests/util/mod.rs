@@ -109,6 +109,28 @@ pub fn assert_between(what: &str, elapsed: Duration, min: Duration, max: Duratio
     );
 }
 
+/// The verdict of a firehose fairness test (`budget_fairness.rs`, `coro_budget.rs`): the victim
+/// finished while the firehose still ran, in reasonable time, and the firehose progressed too.
+#[track_caller]
+pub fn assert_victim_ran_beside_firehose(
+    still_running: bool,
+    took: Duration,
+    drunk: u64,
+    total: u64,
+) {
+    assert!(
+        still_running,
+        "the victim only finished after the firehose ended ({took:?})"
+    );
+    assert_between(
+        "the victim next to a firehose",
+        took,
+        Duration::from_millis(10),
+        Duration::from_secs(2),
+    );
+    assert!(drunk > 0 && total >= drunk, "the firehose made no progress");
+}
+
 /// Awaits `fut` for at most `limit`, failing the test (not hanging) when it runs out.
 #[track_caller]
 pub fn within<F: Future>(limit: Duration, fut: F) -> impl Future<Output = F::Output> {
