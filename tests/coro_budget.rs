@@ -17,7 +17,6 @@ use weft::coroutines::{self, net::TcpListener};
 
 /// How long the firehose reader may run at most.
 const FIREHOSE_MAX: Duration = Duration::from_secs(5);
-/// How quickly the starved coroutine must finish.
 
 /// A std thread that writes into `stream` as fast as it can until `stop` (or an error, or
 /// twice `FIREHOSE_MAX`).
