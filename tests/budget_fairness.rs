@@ -6,7 +6,6 @@
 
 mod util;
 
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,20 +17,6 @@ use weft::time::sleep;
 const FIREHOSE_MAX: Duration = Duration::from_secs(5);
 /// How quickly the starved task must finish.
 const VICTIM_MAX: Duration = Duration::from_secs(2);
-
-/// A std thread that writes into `stream` as fast as it can until `stop` (or an error, or
-/// twice `FIREHOSE_MAX`).
-fn flood(mut stream: std::net::TcpStream, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let chunk = vec![0x5A; 64 * 1024];
-        let start = Instant::now();
-        while !stop.load(Ordering::SeqCst) && start.elapsed() < FIREHOSE_MAX * 2 {
-            if stream.write_all(&chunk).is_err() {
-                return;
-            }
-        }
-    })
-}
 
 /// A weft task that reads the firehose one byte at a time, far slower than the writer fills
 /// the socket, so every read completes without waiting. Returns the bytes read.
@@ -75,7 +60,7 @@ async fn firehose() -> (
     let writer = std::net::TcpStream::connect(addr).unwrap();
     let (reader, _) = listener.accept().await.unwrap();
     let stop = Arc::new(AtomicBool::new(false));
-    let flooder = flood(writer, stop.clone());
+    let flooder = util::flood(writer, stop.clone(), FIREHOSE_MAX * 2);
     // Let the socket fill up before the reader starts.
     std::thread::sleep(Duration::from_millis(20));
     let running = Arc::new(AtomicBool::new(false));

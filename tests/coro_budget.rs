@@ -7,7 +7,7 @@
 
 mod util;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,20 +17,6 @@ use weft::coroutines::{self, net::TcpListener};
 
 /// How long the firehose reader may run at most.
 const FIREHOSE_MAX: Duration = Duration::from_secs(5);
-
-/// A std thread that writes into `stream` as fast as it can until `stop` (or an error, or
-/// twice `FIREHOSE_MAX`).
-fn flood(mut stream: std::net::TcpStream, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let chunk = vec![0x5A; 64 * 1024];
-        let start = Instant::now();
-        while !stop.load(Ordering::SeqCst) && start.elapsed() < FIREHOSE_MAX * 2 {
-            if stream.write_all(&chunk).is_err() {
-                return;
-            }
-        }
-    })
-}
 
 #[test]
 fn a_coroutine_progresses_next_to_a_coroutine_whose_socket_is_always_ready() {
@@ -54,7 +40,7 @@ fn victim_next_to_a_firehose(read_timeout: Option<Duration>) {
         let (mut reader, _) = listener.accept().unwrap();
         reader.set_read_timeout(read_timeout).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
-        let flooder = flood(writer, stop.clone());
+        let flooder = util::flood(writer, stop.clone(), FIREHOSE_MAX * 2);
         // Let the socket fill up before the reader starts.
         std::thread::sleep(Duration::from_millis(20));
 

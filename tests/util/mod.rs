@@ -109,6 +109,25 @@ pub fn assert_between(what: &str, elapsed: Duration, min: Duration, max: Duratio
     );
 }
 
+/// A firehose for the fairness tests: a std thread that writes into `stream` as fast as it can
+/// until `stop`, an error, or `limit`.
+pub fn flood(
+    mut stream: std::net::TcpStream,
+    stop: Arc<AtomicBool>,
+    limit: Duration,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let chunk = vec![0x5A; 64 * 1024];
+        let start = std::time::Instant::now();
+        while !stop.load(Ordering::SeqCst) && start.elapsed() < limit {
+            if stream.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    })
+}
+
 /// The verdict of a firehose fairness test (`budget_fairness.rs`, `coro_budget.rs`): the victim
 /// finished while the firehose still ran, in reasonable time, and the firehose progressed too.
 #[track_caller]
