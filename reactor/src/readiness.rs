@@ -121,6 +121,16 @@ struct Waiters {
     writer: Slot,
 }
 
+impl Waiters {
+    #[inline]
+    fn slot(&mut self, direction: Direction) -> &mut Slot {
+        match direction {
+            Direction::Read => &mut self.reader,
+            Direction::Write => &mut self.writer,
+        }
+    }
+}
+
 /// One direction's waiting task.
 #[derive(Debug, Default)]
 struct Slot {
@@ -232,10 +242,7 @@ impl ScheduledIo {
         if let Some(mut waiters) = self.waiters.try_lock() {
             let cur = self.readiness.load(Ordering::Acquire);
             if cur & (direction.ready_mask() | SHUTDOWN) == 0 {
-                let slot = match direction {
-                    Direction::Read => &mut waiters.reader,
-                    Direction::Write => &mut waiters.writer,
-                };
+                let slot = waiters.slot(direction);
                 if slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                     slot.armed = true;
                     return Poll::Pending;
@@ -259,10 +266,7 @@ impl ScheduledIo {
             drop(waiters);
             return Poll::Ready(Self::ready_or_shutdown(cur, direction));
         }
-        let slot = match direction {
-            Direction::Read => &mut waiters.reader,
-            Direction::Write => &mut waiters.writer,
-        };
+        let slot = waiters.slot(direction);
         slot.armed = true;
         match &slot.waker {
             Some(w) if w.will_wake(cx.waker()) => {}
@@ -275,10 +279,7 @@ impl ScheduledIo {
     /// was there.
     #[inline(never)]
     fn store_waker(mut waiters: SpinGuard<'_, Waiters>, direction: Direction, waker: &Waker) {
-        let slot = match direction {
-            Direction::Read => &mut waiters.reader,
-            Direction::Write => &mut waiters.writer,
-        };
+        let slot = waiters.slot(direction);
         let old = slot.waker.replace(waker.clone());
         // Dropping a waker may free a task: not under the lock.
         drop(waiters);
