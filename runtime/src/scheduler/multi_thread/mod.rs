@@ -59,7 +59,7 @@ use std::io;
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
 
-use weft_reactor::{Backend, Hub, Reactor};
+use weft_reactor::{Backend, Hub, Reactor, WakeHook};
 
 use self::idle::Idle;
 use self::queue::{Pointer, RunQueue};
@@ -160,12 +160,17 @@ impl Remote {
     /// Turns this worker's reactor (by the worker itself, or by a thread helping it) and counts
     /// the turn. With `wait` false, gives up at once if someone else holds the driver. Returns
     /// the wakers woken, or `None` when it did not turn (driver busy, or gone at shutdown).
-    fn turn(&self, timeout: Option<Duration>, wait: bool) -> io::Result<Option<usize>> {
-        let Some(mut woke) = self.turn_once(timeout, wait)? else {
+    fn turn(
+        &self,
+        timeout: Option<Duration>,
+        wait: bool,
+        hook: &mut impl WakeHook,
+    ) -> io::Result<Option<usize>> {
+        let Some(mut woke) = self.turn_once(timeout, wait, hook)? else {
             return Ok(None);
         };
         while self.gate.unlocked() {
-            match self.turn_once(Some(Duration::ZERO), false)? {
+            match self.turn_once(Some(Duration::ZERO), false, hook)? {
                 Some(more) => woke += more,
                 // whoever holds it now looks at the gate when it lets go
                 None => break,
@@ -176,12 +181,12 @@ impl Remote {
 
     /// Turns this reactor for a thread other than its owner, which learnt from the hub that
     /// it has events: if the driver is busy, hands the events to its holder (`sleep.rs`).
-    fn help_turn(&self) -> io::Result<Option<usize>> {
-        if let Some(woke) = self.turn(Some(Duration::ZERO), false)? {
+    fn help_turn(&self, hook: &mut impl WakeHook) -> io::Result<Option<usize>> {
+        if let Some(woke) = self.turn(Some(Duration::ZERO), false, hook)? {
             return Ok(Some(woke));
         }
         self.gate.raise();
-        self.turn(Some(Duration::ZERO), false)
+        self.turn(Some(Duration::ZERO), false, hook)
     }
 
     /// Wakes the worker for work, however it sleeps.
@@ -189,7 +194,12 @@ impl Remote {
         self.sleep.wake(|| self.reactor.wake());
     }
 
-    fn turn_once(&self, timeout: Option<Duration>, wait: bool) -> io::Result<Option<usize>> {
+    fn turn_once(
+        &self,
+        timeout: Option<Duration>,
+        wait: bool,
+        hook: &mut impl WakeHook,
+    ) -> io::Result<Option<usize>> {
         let mut driver = if wait {
             lock(&self.driver)
         } else {
@@ -203,7 +213,7 @@ impl Remote {
             return Ok(None);
         };
         self.gate.locked();
-        let woke = reactor.turn(timeout)?;
+        let woke = reactor.turn_with(timeout, hook)?;
         let turns = self.turns.load(Ordering::Relaxed);
         self.turns.store(turns.wrapping_add(1), Ordering::Relaxed);
         Ok(Some(woke))
@@ -494,10 +504,10 @@ impl Shared {
 
     /// Turns reactor `index` for its owner (see `Remote::help_turn`). An owner sleeping on its
     /// parker that now has a timer pending is woken to watch it itself.
-    fn help_turn(&self, index: usize) {
+    fn help_turn(&self, index: usize, hook: &mut impl WakeHook) {
         let remote = &self.workers[index];
         // an error here is the owner's to report when it turns its reactor again
-        let _ = remote.help_turn();
+        let _ = remote.help_turn(hook);
         if remote.sleep.mode() == Mode::Parker && remote.reactor.has_timers() {
             remote.wake();
         }
@@ -505,7 +515,7 @@ impl Shared {
 
     /// Polls the hub without blocking when workers sleep on their parkers and nobody sleeps
     /// on the hub for them: a busy worker between batches, and the watchdog each tick.
-    fn poll_orphaned_reactors(&self) {
+    fn poll_orphaned_reactors(&self, hook: &mut impl WakeHook) {
         let Some(hub) = &self.hub else { return };
         if hub.parker_sleepers.load(Ordering::SeqCst) == 0 || !hub.try_hold() {
             return;
@@ -514,7 +524,9 @@ impl Shared {
         let polled = hub.hub.wait(Some(Duration::ZERO), &mut ready);
         hub.release();
         if polled.is_ok() {
-            ready.into_iter().for_each(|index| self.help_turn(index));
+            ready
+                .into_iter()
+                .for_each(|index| self.help_turn(index, hook));
         }
     }
 
@@ -532,7 +544,7 @@ impl Shared {
         if self.closing.load(Ordering::Acquire) {
             return;
         }
-        self.poll_orphaned_reactors();
+        self.poll_orphaned_reactors(&mut ());
         for (remote, look) in self.workers.iter().zip(looks.iter_mut()) {
             let now = (remote.stall.seq(), remote.turns.load(Ordering::Relaxed));
             let stuck = now.0 & 1 == 1 && now == *look;
@@ -541,7 +553,7 @@ impl Shared {
                 continue;
             }
             // an error here is the worker's to report when it turns its reactor again
-            if let Ok(Some(_)) = remote.turn(Some(Duration::ZERO), false) {
+            if let Ok(Some(_)) = remote.turn(Some(Duration::ZERO), false, &mut ()) {
                 look.1 = now.1.wrapping_add(1);
             }
         }
@@ -602,6 +614,13 @@ impl Schedule for Arc<Shared> {
 
     fn release(&self, task: &Task) -> Option<Task> {
         self.owned.remove(task)
+    }
+
+    /// `Send` tasks of this runtime: a worker's reactor turn queues them in place
+    /// (`worker::WorkerWakes`). Pinned tasks opt out and go through `PinnedTo::schedule`.
+    #[inline]
+    fn owner(&self) -> usize {
+        Arc::as_ptr(self) as usize
     }
 
     #[inline]

@@ -18,9 +18,10 @@
 //!    see `mod.rs`.)
 
 use std::cell::{Cell, RefCell};
+use std::task::Waker;
 use std::time::Duration;
 
-use weft_reactor::Handle as ReactorHandle;
+use weft_reactor::{Handle as ReactorHandle, WakeHook};
 
 use super::queue::CAPACITY;
 use super::sleep::Mode;
@@ -29,7 +30,7 @@ use crate::context::{self, Scheduler};
 use crate::coop;
 use crate::scheduler::local_queue::LocalQueue;
 use crate::shim::{fence, Arc, Ordering};
-use crate::task::{Header, JoinHandle, Notified, TaskMeta};
+use crate::task::{self, Header, InPlace, JoinHandle, Notified, TaskMeta};
 
 /// Picks between which the inject queue goes first (fairness for other threads' spawns).
 const INJECT_INTERVAL: u32 = 61;
@@ -124,6 +125,15 @@ impl Worker {
         }
     }
 
+    /// The hook this worker's reactor turns (its own reactor's, or a sibling's it helps) wake
+    /// with.
+    fn wakes(&self) -> WorkerWakes<'_> {
+        WorkerWakes {
+            worker: self,
+            owner: Arc::as_ptr(&self.shared) as usize,
+        }
+    }
+
     /// Queues a pinned task of this worker.
     #[inline]
     pub(super) fn push_pinned(&self, task: Notified) {
@@ -159,7 +169,7 @@ impl Worker {
                 // more may be queued: poll I/O without blocking (ours, and that of siblings
                 // asleep with nobody watching for them), then go on
                 self.turn(Some(Duration::ZERO));
-                self.batch(|| shared.poll_orphaned_reactors());
+                self.batch(|| shared.poll_orphaned_reactors(&mut self.wakes()));
                 continue;
             }
             // the queues ran dry: steal, or sleep in the reactor (which also polls I/O)
@@ -309,8 +319,9 @@ impl Worker {
                 self.turn(Some(Duration::ZERO));
             }
             self.batch(|| {
+                let mut wakes = self.wakes();
                 for &index in ready.iter().filter(|&&i| i != self.index) {
-                    shared.help_turn(index);
+                    shared.help_turn(index, &mut wakes);
                 }
             });
             if remote.sleep.take_notified()
@@ -355,7 +366,7 @@ impl Worker {
     /// a non-blocking one is skipped then (the watchdog is doing it).
     fn turn(&self, timeout: Option<Duration>) {
         let wait = timeout != Some(Duration::ZERO);
-        let turned = self.batch(|| self.remote().turn(timeout, wait));
+        let turned = self.batch(|| self.remote().turn(timeout, wait, &mut self.wakes()));
         if let Err(e) = turned {
             panic!("weft: worker {}'s reactor failed: {e}", self.index);
         }
@@ -395,5 +406,38 @@ impl Worker {
         drop(remote.inbox.close());
         drop(self.pinned.take_all());
         drop(remote.run_queue.drain());
+    }
+}
+
+/// A worker's reactor-turn hook: a `Send` task of this runtime whose socket became ready goes
+/// straight onto this worker's ring, woken by reference (its waker stays stored in the socket
+/// for the next wait), as `push_local` would queue it during a turn, without the virtual call,
+/// the thread-local lookup, and the waker's take, wake and later re-clone. Runs with the
+/// reactor's locks held: it touches only the task's state word, the ring and (on overflow)
+/// the inject queue's lock, which no reactor holds. Pinned tasks and foreign wakers are
+/// declined and woken by value after the turn.
+pub(super) struct WorkerWakes<'a> {
+    worker: &'a Worker,
+    /// `Schedule::owner` of this runtime's `Send` tasks.
+    owner: usize,
+}
+
+impl WakeHook for WorkerWakes<'_> {
+    #[inline]
+    fn wake_in_place(&mut self, waker: &Waker) -> bool {
+        match task::wake_in_place(waker, self.owner) {
+            InPlace::Queue(notified) => {
+                let shared = &self.worker.shared;
+                self.worker
+                    .remote()
+                    .run_queue
+                    .push_or_overflow(notified, |batch| {
+                        shared.inject.push(batch);
+                    });
+                true
+            }
+            InPlace::Woken => true,
+            InPlace::Declined => false,
+        }
     }
 }
