@@ -18,16 +18,18 @@
 //!    see `mod.rs`.)
 
 use std::cell::{Cell, RefCell};
+use std::ptr::NonNull;
 use std::task::Waker;
 use std::time::Duration;
 
 use weft_reactor::{Handle as ReactorHandle, WakeHook};
 
-use super::queue::CAPACITY;
+use super::queue::{RunQueue, CAPACITY};
 use super::sleep::Mode;
 use super::{HubState, Remote, Shared};
 use crate::context::{self, Scheduler};
 use crate::coop;
+use crate::scheduler::inject::Inject;
 use crate::scheduler::local_queue::LocalQueue;
 use crate::shim::{fence, Arc, Ordering};
 use crate::task::{self, Header, InPlace, JoinHandle, Notified, TaskMeta};
@@ -42,6 +44,8 @@ const INBOX_INTERVAL: u32 = 31;
 pub(crate) struct Worker {
     shared: Arc<Shared>,
     index: usize,
+    /// `shared.workers[index]`, looked up once: the hot paths reach it several times per task.
+    remote: NonNull<Remote>,
     /// Pinned tasks ready to run: never stolen.
     pinned: LocalQueue,
     tick: Cell<u32>,
@@ -57,6 +61,7 @@ pub(crate) struct Worker {
 /// The worker thread's body.
 pub(super) fn run(shared: Arc<Shared>, index: usize) {
     let worker = Worker {
+        remote: NonNull::from(&shared.workers[index]),
         shared: shared.clone(),
         index,
         pinned: LocalQueue::with_capacity(256),
@@ -90,7 +95,9 @@ impl Worker {
 
     #[inline]
     pub(super) fn remote(&self) -> &Remote {
-        &self.shared.workers[self.index]
+        // SAFETY: `remote` points into `shared.workers`, a boxed slice that is never resized
+        // and lives as long as `shared`, which this worker holds.
+        unsafe { self.remote.as_ref() }
     }
 
     /// The runtime this worker belongs to.
@@ -129,7 +136,8 @@ impl Worker {
     /// with.
     fn wakes(&self) -> WorkerWakes<'_> {
         WorkerWakes {
-            worker: self,
+            run_queue: &self.remote().run_queue,
+            inject: &self.shared.inject,
             owner: Arc::as_ptr(&self.shared) as usize,
         }
     }
@@ -141,17 +149,24 @@ impl Worker {
     }
 
     /// The stall detector's end-of-poll check for a task polled here.
+    #[inline]
     pub(super) fn poll_finished(&self, task: &Header, started: u64) {
-        let monitor = &self.remote().stall;
-        if let Some(ran) = monitor.poll_finished(started) {
-            let what = format!(
-                "task {} {} on worker {}",
-                task.id(),
-                task.meta(),
-                self.index
-            );
-            monitor.report(what.trim_end(), ran);
+        if let Some(ran) = self.remote().stall.poll_finished(started) {
+            self.report_stall(task, ran);
         }
+    }
+
+    /// Out of line, so the per-poll check stays a store, a load and a compare.
+    #[cold]
+    #[inline(never)]
+    fn report_stall(&self, task: &Header, ran: Duration) {
+        let what = format!(
+            "task {} {} on worker {}",
+            task.id(),
+            task.meta(),
+            self.index
+        );
+        self.remote().stall.report(what.trim_end(), ran);
     }
 
     fn run_loop(&self) {
@@ -417,7 +432,8 @@ impl Worker {
 /// the inject queue's lock, which no reactor holds. Pinned tasks and foreign wakers are
 /// declined and woken by value after the turn.
 pub(super) struct WorkerWakes<'a> {
-    worker: &'a Worker,
+    run_queue: &'a RunQueue<Notified>,
+    inject: &'a Inject,
     /// `Schedule::owner` of this runtime's `Send` tasks.
     owner: usize,
 }
@@ -427,13 +443,10 @@ impl WakeHook for WorkerWakes<'_> {
     fn wake_in_place(&mut self, waker: &Waker) -> bool {
         match task::wake_in_place(waker, self.owner) {
             InPlace::Queue(notified) => {
-                let shared = &self.worker.shared;
-                self.worker
-                    .remote()
-                    .run_queue
-                    .push_or_overflow(notified, |batch| {
-                        shared.inject.push(batch);
-                    });
+                let inject = self.inject;
+                self.run_queue.push_or_overflow(notified, |batch| {
+                    inject.push(batch);
+                });
                 true
             }
             InPlace::Woken => true,
