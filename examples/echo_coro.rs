@@ -8,41 +8,16 @@
 
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/listen_coro.rs"]
+mod listen_coro;
 
 use std::io::{self, Read, Write};
 
-use weft::coroutines::net::{TcpListener, TcpStream};
+use weft::coroutines::net::TcpStream;
 
 fn main() -> io::Result<()> {
     let args = cli::parse("127.0.0.1:7000");
-    // --threads N > 1: N loop threads; each connection's coroutine is placed on one of them
-    // (near the acceptor unless another worker has clearly fewer) and stays there
-    let rt = match args.threads {
-        1 => weft::Runtime::new()?,
-        n => weft::Builder::new_multi_thread()
-            .worker_threads(n)
-            .build()?,
-    };
-    rt.block_on(async {
-        // The accept loop is a coroutine too; the async block only waits for it.
-        weft::go(move || -> io::Result<()> {
-            let listener = TcpListener::bind(args.addr)?;
-            println!("echo listening on {}", listener.local_addr()?);
-            for stream in listener.incoming() {
-                let stream = stream?;
-                stream.set_nodelay(true)?;
-                weft::go(move || {
-                    if let Err(e) = echo(stream) {
-                        if !cli::is_peer_gone(&e) {
-                            eprintln!("echo: connection error: {e}");
-                        }
-                    }
-                });
-            }
-            Ok(())
-        })
-        .await?
-    })
+    listen_coro::run(args, "echo", "", echo)
 }
 
 /// Copies what arrives back to the sender until it closes.

@@ -10,43 +10,16 @@
 mod cli;
 #[path = "support/http.rs"]
 mod http;
+#[path = "support/listen_coro.rs"]
+mod listen_coro;
 
 use std::io::{self, Read, Write};
 
-use weft::coroutines::net::{TcpListener, TcpStream};
+use weft::coroutines::net::TcpStream;
 
 fn main() -> io::Result<()> {
     let args = cli::parse("127.0.0.1:8080");
-    // --threads N > 1: N loop threads; each connection's coroutine is placed on one of them
-    // (near the acceptor unless another worker has clearly fewer) and stays there
-    let rt = match args.threads {
-        1 => weft::Runtime::new()?,
-        n => weft::Builder::new_multi_thread()
-            .worker_threads(n)
-            .build()?,
-    };
-    rt.block_on(async {
-        weft::go(move || -> io::Result<()> {
-            let listener = TcpListener::bind(args.addr)?;
-            println!(
-                "hello_server listening on http://{}",
-                listener.local_addr()?
-            );
-            for stream in listener.incoming() {
-                let stream = stream?;
-                stream.set_nodelay(true)?;
-                weft::go(move || {
-                    if let Err(e) = serve(stream) {
-                        if !cli::is_peer_gone(&e) {
-                            eprintln!("hello_server: connection error: {e}");
-                        }
-                    }
-                });
-            }
-            Ok(())
-        })
-        .await?
-    })
+    listen_coro::run(args, "hello_server", "http://", serve)
 }
 
 /// Reads requests into one buffer, answers each complete one, and keeps the partial tail at the
