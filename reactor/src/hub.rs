@@ -19,13 +19,24 @@
 //! brackets that sleep with [`Handle::park_elsewhere`] and [`Handle::unpark_elsewhere`]: such a
 //! timer then writes the reactor's wake-up eventfd, which makes its epoll set (and so the hub)
 //! ready.
+//!
+//! # Waking the hub's sleeper
+//!
+//! [`Hub::wake`] makes the current or next [`Hub::wait`] return with `Ok(true)` through the
+//! hub's own wake-up eventfd, without touching any reactor: the sleeper learns it was woken
+//! with one `epoll_wait`, instead of having a reactor's eventfd reported and then turning that
+//! reactor to drain it.
 
 use std::io;
 use std::time::Duration;
 
 use crate::reactor::Handle;
 use crate::sync::{lock, Mutex, Ordering};
+use crate::sys::notify::Notifier;
 use crate::sys::{epoll, Events};
+
+/// The key of the hub's own wake-up eventfd; reactors may not use it.
+const WAKE_KEY: usize = usize::MAX;
 
 /// An epoll set over reactors' epoll sets; see the module docs.
 ///
@@ -40,12 +51,17 @@ use crate::sys::{epoll, Events};
 /// let mut ready = Vec::new();
 /// hub.wait(Some(Duration::from_secs(5)), &mut ready)?;
 /// assert_eq!(ready, [7]); // ...is reported under its key
+/// hub.wake(); // and the hub's own wake-up...
+/// assert!(hub.wait(Some(Duration::from_secs(5)), &mut ready)?); // ...ends the next wait
+/// assert!(ready.is_empty());
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct Hub {
     selector: epoll::Selector,
     events: Mutex<Events>,
+    /// Registered edge-triggered, so each write is a new edge: the counter is never read.
+    wake_up: Notifier,
 }
 
 impl Hub {
@@ -54,19 +70,32 @@ impl Hub {
     /// # Errors
     /// `epoll_create1` failed (for example, out of descriptors).
     pub fn new() -> io::Result<Hub> {
-        let selector = epoll::Selector::new()
-            .map_err(|e| io::Error::new(e.kind(), format!("creating a weft reactor hub: {e}")))?;
+        let context =
+            |e: io::Error| io::Error::new(e.kind(), format!("creating a weft reactor hub: {e}"));
+        let selector = epoll::Selector::new().map_err(context)?;
+        let wake_up = Notifier::new().map_err(context)?;
+        selector
+            .register_readable(wake_up.raw_fd(), WAKE_KEY as u64)
+            .map_err(context)?;
         Ok(Hub {
             selector,
             events: Mutex::new(Events::with_capacity(64)),
+            wake_up,
         })
     }
 
     /// Watches `reactor`'s epoll set, reporting its events under `key`.
     ///
     /// # Errors
-    /// `Unsupported` for a reactor on the `poll` backend; otherwise what `epoll_ctl` says.
+    /// `Unsupported` for a reactor on the `poll` backend, `InvalidInput` for the key
+    /// `usize::MAX` (the hub's own); otherwise what `epoll_ctl` says.
     pub fn add(&self, reactor: &Handle, key: usize) -> io::Result<()> {
+        if key == WAKE_KEY {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a hub's reactor key must be below usize::MAX",
+            ));
+        }
         let Some(fd) = reactor.inner.selector.epoll_fd() else {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
@@ -78,17 +107,33 @@ impl Hub {
             .map_err(|e| io::Error::new(e.kind(), format!("adding a reactor to a hub: {e}")))
     }
 
-    /// Waits up to `timeout` (`None`: until a reactor has events) and replaces `ready` with the
-    /// keys of the reactors that got new events. `EINTR` counts as an empty wait.
+    /// Waits up to `timeout` (`None`: until a reactor has events or the hub is woken) and
+    /// replaces `ready` with the keys of the reactors that got new events. Returns `true` when
+    /// [`wake`](Hub::wake) ended the wait (or was called since the last wait). `EINTR` counts
+    /// as an empty wait.
     ///
     /// # Errors
     /// `epoll_wait` failed.
-    pub fn wait(&self, timeout: Option<Duration>, ready: &mut Vec<usize>) -> io::Result<()> {
+    pub fn wait(&self, timeout: Option<Duration>, ready: &mut Vec<usize>) -> io::Result<bool> {
         ready.clear();
         let mut events = lock(&self.events);
         self.selector.select(&mut events, timeout)?;
-        events.for_each(|event| ready.push(event.token as usize));
-        Ok(())
+        let mut woken = false;
+        events.for_each(|event| match event.token as usize {
+            WAKE_KEY => woken = true,
+            key => ready.push(key),
+        });
+        if woken {
+            // edge-triggered: the next write is reported again whatever the counter holds
+            self.wake_up.clear_pending();
+        }
+        Ok(woken)
+    }
+
+    /// Ends the current or next [`wait`](Hub::wait) with `Ok(true)`. Calls before that wait
+    /// returns cost one syscall between them.
+    pub fn wake(&self) {
+        self.wake_up.wake();
     }
 }
 
@@ -146,6 +191,29 @@ mod tests {
         a.handle().wake();
         hub.wait(Some(Duration::from_secs(5)), &mut ready).unwrap();
         assert_eq!(ready, [1]);
+    }
+
+    #[test]
+    fn a_wake_ends_one_wait_and_touches_no_reactor() {
+        let hub = Hub::new().unwrap();
+        let reactor = Reactor::new(Backend::Epoll).unwrap();
+        hub.add(&reactor.handle(), 3).unwrap();
+        let mut ready = Vec::new();
+        assert!(!hub.wait(Some(Duration::ZERO), &mut ready).unwrap());
+        for _ in 0..3 {
+            hub.wake();
+            hub.wake(); // coalesced with the first
+            let start = Instant::now();
+            assert!(hub.wait(Some(Duration::from_secs(5)), &mut ready).unwrap());
+            assert!(start.elapsed() < Duration::from_secs(2));
+            assert!(ready.is_empty(), "a reactor was reported: {ready:?}");
+            // consumed: the next wait times out
+            assert!(!hub
+                .wait(Some(Duration::from_millis(10)), &mut ready)
+                .unwrap());
+        }
+        let err = hub.add(&reactor.handle(), usize::MAX).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     }
 
     #[test]

@@ -70,4 +70,11 @@ impl Notifier {
         };
         self.pending.swap(false, Ordering::AcqRel);
     }
+
+    /// `drain` for an eventfd its selector watches edge-triggered: every write is a new edge
+    /// whatever the counter holds, so the counter need not be read (it cannot overflow: one
+    /// write per wait, 2^64 - 2 of them). Re-enables `wake`.
+    pub(crate) fn clear_pending(&self) {
+        self.pending.swap(false, Ordering::AcqRel);
+    }
 }

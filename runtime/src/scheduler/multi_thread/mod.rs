@@ -190,8 +190,13 @@ impl Remote {
     }
 
     /// Wakes the worker for work, however it sleeps.
-    fn wake(&self) {
-        self.sleep.wake(|| self.reactor.wake());
+    fn wake(&self, hub: Option<&HubState>) {
+        // (`Mode::Hub` implies a hub)
+        let wake_hub = || match hub {
+            Some(hub) => hub.hub.wake(),
+            None => self.reactor.wake(),
+        };
+        self.sleep.wake(wake_hub, || self.reactor.wake());
     }
 
     fn turn_once(
@@ -324,7 +329,7 @@ impl MultiThread {
         let shared = &self.shared;
         shared.closing.store(true, Ordering::SeqCst);
         for remote in shared.workers.iter() {
-            remote.wake();
+            remote.wake(shared.hub.as_ref());
         }
         let all_exited = shared.wait_for_workers(timeout);
         if all_exited {
@@ -498,7 +503,7 @@ impl Shared {
     /// Wakes a parked worker to steal new work, if the sleep protocol says one should wake.
     fn notify_parked(&self) {
         if let Some(worker) = self.idle.worker_to_notify() {
-            self.workers[worker].wake();
+            self.workers[worker].wake(self.hub.as_ref());
         }
     }
 
@@ -509,7 +514,7 @@ impl Shared {
         // an error here is the owner's to report when it turns its reactor again
         let _ = remote.help_turn(hook);
         if remote.sleep.mode() == Mode::Parker && remote.reactor.has_timers() {
-            remote.wake();
+            remote.wake(self.hub.as_ref());
         }
     }
 
@@ -662,7 +667,7 @@ impl Schedule for PinnedTo {
                     // it parked
                     fence(Ordering::SeqCst);
                     if owner.parked.load(Ordering::SeqCst) {
-                        owner.wake();
+                        owner.wake(self.shared.hub.as_ref());
                     }
                 }
             }

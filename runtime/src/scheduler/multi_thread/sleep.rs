@@ -86,14 +86,15 @@ impl Sleep {
         self.notified.load(Ordering::Relaxed) && self.notified.swap(false, Ordering::SeqCst)
     }
 
-    /// Wakes the worker however it sleeps: `wake_reactor` interrupts a wait in its reactor or
-    /// on the hub (the reactor's wake-up eventfd makes its epoll set, and so the hub, ready).
-    pub(super) fn wake(&self, wake_reactor: impl FnOnce()) {
+    /// Wakes the worker however it sleeps: `wake_hub` interrupts a wait on the hub,
+    /// `wake_reactor` one in its reactor.
+    pub(super) fn wake(&self, wake_hub: impl FnOnce(), wake_reactor: impl FnOnce()) {
         self.notified.store(true, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         match self.mode() {
             Mode::Parker => self.parker.unpark(),
-            Mode::Hub | Mode::Reactor => wake_reactor(),
+            Mode::Hub => wake_hub(),
+            Mode::Reactor => wake_reactor(),
             // it checks its queues (and `closing`) after publishing a mode, before sleeping
             Mode::Awake => {}
         }
@@ -236,7 +237,8 @@ mod loom_models {
                 let sleep = sleep.clone();
                 let reactor_woken = reactor_woken.clone();
                 thread::spawn(move || {
-                    sleep.wake(|| reactor_woken.store(true, Ordering::SeqCst));
+                    let woken_elsewhere = || reactor_woken.store(true, Ordering::SeqCst);
+                    sleep.wake(woken_elsewhere, woken_elsewhere);
                 })
             };
             // the worker publishes its mode, then sleeps on the parker unless notified

@@ -323,14 +323,15 @@ impl Worker {
             let timeout = remote.reactor.park_elsewhere();
             let waited = hub.hub.wait(timeout, &mut ready);
             remote.reactor.unpark_elsewhere();
-            if let Err(e) = waited {
-                panic!(
+            let woken = match waited {
+                Ok(woken) => woken,
+                Err(e) => panic!(
                     "weft: worker {}'s wait on the reactor hub failed: {e}",
                     self.index
-                );
-            }
+                ),
+            };
             // our own reactor: its events, its wake-up eventfd, or its timers (a timeout)
-            if ready.is_empty() || ready.contains(&self.index) {
+            if (ready.is_empty() && !woken) || ready.contains(&self.index) {
                 self.turn(Some(Duration::ZERO));
             }
             self.batch(|| {
