@@ -196,19 +196,18 @@ impl<T: AsFd> Source<T> {
         cx: &mut Context<'_>,
         direction: Direction,
         len: usize,
-        mut budgeted: bool,
+        budgeted: bool,
         mut op: impl FnMut(BorrowedFd<'_>) -> io::Result<usize>,
         drained: impl Fn(usize, &ReadyEvent) -> bool,
     ) -> Poll<io::Result<usize>> {
         if len == 0 {
             return Poll::Ready(Ok(0));
         }
+        let mut event = ready!(self.registration.poll_ready(cx, direction))?;
+        if budgeted {
+            ready!(coop::poll_proceed(cx));
+        }
         loop {
-            let event = ready!(self.registration.poll_ready(cx, direction))?;
-            if budgeted {
-                ready!(coop::poll_proceed(cx));
-                budgeted = false;
-            }
             match op(self.io.as_fd()) {
                 Ok(n) => {
                     if drained(n, &event) {
@@ -222,6 +221,7 @@ impl<T: AsFd> Source<T> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Poll::Ready(Err(e)),
             }
+            event = ready!(self.registration.poll_ready(cx, direction))?;
         }
     }
 }
