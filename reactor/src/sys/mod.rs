@@ -49,12 +49,15 @@ pub(crate) use syscall;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EventBits(pub(crate) u8);
 
+/// The values of `READABLE` and `WRITABLE` are epoll's own (`EPOLLIN`, `EPOLLOUT`), so the epoll
+/// backend decodes the common event (data or buffer space, nothing else) with one mask; the
+/// other values only have to stay clear of them and of `readiness.rs`'s `SHUTDOWN` bit.
 impl EventBits {
-    pub(crate) const READABLE: u8 = 1;
-    pub(crate) const WRITABLE: u8 = 2;
-    pub(crate) const READ_CLOSED: u8 = 4;
-    pub(crate) const WRITE_CLOSED: u8 = 8;
-    pub(crate) const ERROR: u8 = 16;
+    pub(crate) const READABLE: u8 = 0x01;
+    pub(crate) const WRITABLE: u8 = 0x04;
+    pub(crate) const ERROR: u8 = 0x08;
+    pub(crate) const WRITE_CLOSED: u8 = 0x10;
+    pub(crate) const READ_CLOSED: u8 = 0x20;
 }
 
 /// One reported event: the registration token and what became ready.
