@@ -232,8 +232,9 @@ impl ScheduledIo {
 
     /// Not ready at first sight. The common case, tried first: the lock is free, the source is
     /// still not ready and the slot already holds this task's waker, which is simply re-armed
-    /// (no calls, so no registers to save). Anything else goes to `poll_ready_locked`.
-    #[inline(never)]
+    /// (no calls), so it is inlined into the operation. Anything else goes to
+    /// `poll_ready_locked`.
+    #[inline]
     fn poll_ready_slow(
         &self,
         cx: &mut Context<'_>,
