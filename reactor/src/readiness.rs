@@ -142,7 +142,7 @@ struct Slot {
 
 impl Slot {
     /// Releases the armed waker: woken in place by `hook`, or taken out into `wake`.
-    #[inline]
+    #[inline(always)]
     fn release(&mut self, hook: &mut impl WakeHook, wake: &mut Vec<Waker>) {
         if !self.armed {
             return;
@@ -178,8 +178,8 @@ impl WakeHook for () {
 
 impl ScheduledIo {
     /// Records an event, offers the wakers it releases to `hook` and appends those the hook
-    /// declines to `wake`.
-    #[inline]
+    /// declines to `wake`. Always inlined: it is the body of the driver's per-event loop.
+    #[inline(always)]
     pub(crate) fn set_readiness(
         &self,
         bits: EventBits,
@@ -232,8 +232,9 @@ impl ScheduledIo {
 
     /// Not ready at first sight. The common case, tried first: the lock is free, the source is
     /// still not ready and the slot already holds this task's waker, which is simply re-armed
-    /// (no calls, so no registers to save). Anything else goes to `poll_ready_locked`.
-    #[inline(never)]
+    /// (no calls), so it is inlined into the operation. Anything else goes to
+    /// `poll_ready_locked`.
+    #[inline]
     fn poll_ready_slow(
         &self,
         cx: &mut Context<'_>,

@@ -1,8 +1,9 @@
 //! Cooperative budget: a task that always finds its sockets ready must still yield.
 //!
 //! Each task poll starts with [`BUDGET`] units. Every weft I/O or timer operation spends one
-//! before it starts; when none are left, the operation wakes its task and returns `Pending`, so
-//! the task goes to the back of the run queue and the others (and the reactor) get a turn.
+//! before it starts (a socket read or write: once its socket is ready, so waiting for readiness
+//! is free); when none are left, the operation wakes its task and returns `Pending`, so the task
+//! goes to the back of the run queue and the others (and the reactor) get a turn.
 //!
 //! The budget is one thread-local counter. The loop thread resets it before every poll and
 //! leaves it unconstrained (so large that it never runs out) between polls and outside any

@@ -196,8 +196,20 @@ const BITS: [u8; 64] = {
     table
 };
 
+/// The epoll bits that map onto [`EventBits`] unchanged.
+const PLAIN: u32 = (libc::EPOLLIN | libc::EPOLLOUT) as u32;
+const _: () = assert!(
+    EventBits::READABLE as u32 == libc::EPOLLIN as u32
+        && EventBits::WRITABLE as u32 == libc::EPOLLOUT as u32
+);
+
+/// The common event (`EPOLLIN` and/or `EPOLLOUT`, nothing else that [`translate`] reads) is its
+/// own translation: a mask and a test. Anything else goes through the table.
 #[inline]
 fn bits_of(events: u32) -> EventBits {
+    if events & ((LOW_BITS | RDHUP) & !PLAIN) == 0 {
+        return EventBits((events & PLAIN) as u8);
+    }
     EventBits(BITS[((events & LOW_BITS) | ((events & RDHUP) >> RDHUP_SHIFT)) as usize])
 }
 

@@ -49,12 +49,15 @@ pub(crate) use syscall;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EventBits(pub(crate) u8);
 
+/// The values of `READABLE` and `WRITABLE` are epoll's own (`EPOLLIN`, `EPOLLOUT`), so the epoll
+/// backend decodes the common event (data or buffer space, nothing else) with one mask; the
+/// other values only have to stay clear of them and of `readiness.rs`'s `SHUTDOWN` bit.
 impl EventBits {
-    pub(crate) const READABLE: u8 = 1;
-    pub(crate) const WRITABLE: u8 = 2;
-    pub(crate) const READ_CLOSED: u8 = 4;
-    pub(crate) const WRITE_CLOSED: u8 = 8;
-    pub(crate) const ERROR: u8 = 16;
+    pub(crate) const READABLE: u8 = 0x01;
+    pub(crate) const WRITABLE: u8 = 0x04;
+    pub(crate) const ERROR: u8 = 0x08;
+    pub(crate) const WRITE_CLOSED: u8 = 0x10;
+    pub(crate) const READ_CLOSED: u8 = 0x20;
 }
 
 /// One reported event: the registration token and what became ready.
@@ -79,8 +82,22 @@ impl Events {
     /// Calls `f` for every event the last `select` reported.
     #[inline]
     pub(crate) fn for_each(&self, mut f: impl FnMut(Event)) {
-        self.epoll.iter().for_each(|e| f(epoll::event_of(e)));
-        self.ready.iter().for_each(|&e| f(e));
+        self.epoll().for_each(&mut f);
+        self.ready().for_each(f);
+    }
+
+    /// The events the epoll backend reported, decoded one by one. The driver loops over these
+    /// and over [`ready`](Events::ready) separately, so that each loop gets its own inlined copy
+    /// of the per-event work (a closure called from two loops is compiled out of line).
+    #[inline]
+    pub(crate) fn epoll(&self) -> impl Iterator<Item = Event> + '_ {
+        self.epoll.iter().map(epoll::event_of)
+    }
+
+    /// The events the poll backend (or a test) reported.
+    #[inline]
+    pub(crate) fn ready(&self) -> impl Iterator<Item = Event> + '_ {
+        self.ready.iter().copied()
     }
 
     /// `true` when the last `select` reported nothing.

@@ -96,10 +96,7 @@ impl<T: AsFd> Source<T> {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        if !buf.is_empty() {
-            ready!(coop::poll_proceed(cx));
-        }
-        self.poll_read_unbudgeted(cx, buf)
+        self.poll_read_budget(cx, buf, true)
     }
 
     /// [`poll_read`](Source::poll_read) without spending cooperative budget, for callers that
@@ -110,11 +107,22 @@ impl<T: AsFd> Source<T> {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
+        self.poll_read_budget(cx, buf, false)
+    }
+
+    #[inline(always)]
+    fn poll_read_budget(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        budgeted: bool,
+    ) -> Poll<io::Result<usize>> {
         let len = buf.len();
         self.poll_transfer(
             cx,
             Direction::Read,
             len,
+            budgeted,
             |fd| socket::recv(fd, buf),
             |n, event| n > 0 && n < len && !event.is_read_closed(),
         )
@@ -124,10 +132,7 @@ impl<T: AsFd> Source<T> {
     /// cleared at once.
     #[inline]
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        if !buf.is_empty() {
-            ready!(coop::poll_proceed(cx));
-        }
-        self.poll_write_unbudgeted(cx, buf)
+        self.poll_write_budget(cx, buf, true)
     }
 
     /// [`poll_write`](Source::poll_write) without spending cooperative budget.
@@ -137,10 +142,21 @@ impl<T: AsFd> Source<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.poll_write_budget(cx, buf, false)
+    }
+
+    #[inline(always)]
+    fn poll_write_budget(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        budgeted: bool,
+    ) -> Poll<io::Result<usize>> {
         self.poll_transfer(
             cx,
             Direction::Write,
             buf.len(),
+            budgeted,
             |fd| socket::send(fd, buf),
             |n, _| n < buf.len(),
         )
@@ -156,12 +172,7 @@ impl<T: AsFd> Source<T> {
         budgeted: bool,
     ) -> Poll<io::Result<()>> {
         while !buf.is_empty() {
-            let written = if budgeted {
-                ready!(self.poll_write(cx, buf))
-            } else {
-                ready!(self.poll_write_unbudgeted(cx, buf))
-            };
-            match written? {
+            match ready!(self.poll_write_budget(cx, buf, budgeted))? {
                 0 => {
                     return Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::WriteZero,
@@ -176,21 +187,27 @@ impl<T: AsFd> Source<T> {
 
     /// The loop behind `poll_read` and `poll_write`: wait for readiness, run `op`, and clear
     /// readiness on `EAGAIN` or when `drained` says a partial transfer proved the direction
-    /// exhausted. The callers spend the budget.
+    /// exhausted. With `budgeted`, one unit of cooperative budget is spent once the direction
+    /// is ready, before the first syscall: a wait for readiness costs none (the task returns
+    /// `Pending` anyway), so the common read-until-`Pending` loop pays for its transfers only.
     #[inline(always)]
     fn poll_transfer(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
         len: usize,
+        budgeted: bool,
         mut op: impl FnMut(BorrowedFd<'_>) -> io::Result<usize>,
         drained: impl Fn(usize, &ReadyEvent) -> bool,
     ) -> Poll<io::Result<usize>> {
         if len == 0 {
             return Poll::Ready(Ok(0));
         }
+        let mut event = ready!(self.registration.poll_ready(cx, direction))?;
+        if budgeted {
+            ready!(coop::poll_proceed(cx));
+        }
         loop {
-            let event = ready!(self.registration.poll_ready(cx, direction))?;
             match op(self.io.as_fd()) {
                 Ok(n) => {
                     if drained(n, &event) {
@@ -204,6 +221,7 @@ impl<T: AsFd> Source<T> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Poll::Ready(Err(e)),
             }
+            event = ready!(self.registration.poll_ready(cx, direction))?;
         }
     }
 }
