@@ -33,9 +33,7 @@ use crate::blocking;
 use crate::context;
 use crate::coop;
 use crate::shim::{Arc, AtomicBool, AtomicU64, Ordering};
-use crate::task::{
-    self, new_task, Header, InPlace, JoinHandle, Notified, Schedule, Task, TaskMeta,
-};
+use crate::task::{self, new_task, Header, JoinHandle, Notified, Schedule, Task, TaskMeta};
 
 /// State shared with other threads and with every task of the runtime.
 #[derive(Debug)]
@@ -273,14 +271,7 @@ struct LocalWakes<'a> {
 impl WakeHook for LocalWakes<'_> {
     #[inline]
     fn wake_in_place(&mut self, waker: &Waker) -> bool {
-        match task::wake_in_place(waker, self.owner) {
-            InPlace::Queue(notified) => {
-                self.core.local.push(notified);
-                true
-            }
-            InPlace::Woken => true,
-            InPlace::Declined => false,
-        }
+        task::wake_in_place(waker, self.owner).queue_with(|notified| self.core.local.push(notified))
     }
 }
 

@@ -25,7 +25,7 @@ pub(crate) use pinned::Pinned;
 pub use yield_now::yield_now;
 
 use raw::Cell;
-pub(crate) use raw::{wake_in_place, Header, InPlace};
+pub(crate) use raw::{wake_in_place, Header};
 
 /// Who a task is, for diagnostics (the stall detector names it): where it was spawned and an
 /// optional name.

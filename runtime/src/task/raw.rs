@@ -391,6 +391,22 @@ pub(crate) enum InPlace {
     Queue(Notified),
 }
 
+impl InPlace {
+    /// A scheduler hook's answer (`WakeHook::wake_in_place`): pushes a `Queue` entry with
+    /// `push`; `true` unless the waker was declined.
+    #[inline]
+    pub(crate) fn queue_with(self, push: impl FnOnce(Notified)) -> bool {
+        match self {
+            InPlace::Queue(notified) => {
+                push(notified);
+                true
+            }
+            InPlace::Woken => true,
+            InPlace::Declined => false,
+        }
+    }
+}
+
 /// Wakes `waker` by reference if it is a task of the scheduler whose [`Schedule::owner`] is
 /// `owner` (non-zero), handing the queue entry back instead of calling the scheduler: the
 /// scheduler's own reactor turn uses this to queue its tasks with no virtual call and no

@@ -32,7 +32,7 @@ use crate::coop;
 use crate::scheduler::inject::Inject;
 use crate::scheduler::local_queue::LocalQueue;
 use crate::shim::{fence, Arc, Ordering};
-use crate::task::{self, Header, InPlace, JoinHandle, Notified, TaskMeta};
+use crate::task::{self, Header, JoinHandle, Notified, TaskMeta};
 
 /// Picks between which the inject queue goes first (fairness for other threads' spawns).
 const INJECT_INTERVAL: u32 = 61;
@@ -442,16 +442,11 @@ pub(super) struct WorkerWakes<'a> {
 impl WakeHook for WorkerWakes<'_> {
     #[inline]
     fn wake_in_place(&mut self, waker: &Waker) -> bool {
-        match task::wake_in_place(waker, self.owner) {
-            InPlace::Queue(notified) => {
-                let inject = self.inject;
-                self.run_queue.push_or_overflow(notified, |batch| {
-                    inject.push(batch);
-                });
-                true
-            }
-            InPlace::Woken => true,
-            InPlace::Declined => false,
-        }
+        let inject = self.inject;
+        task::wake_in_place(waker, self.owner).queue_with(|notified| {
+            self.run_queue.push_or_overflow(notified, |batch| {
+                inject.push(batch);
+            })
+        })
     }
 }
