@@ -197,7 +197,9 @@ impl<T: 'static> CoroutineFuture<T> {
 impl<T> Future for CoroutineFuture<T> {
     type Output = T;
 
-    #[inline]
+    // Always inlined into the task's run (through the pinned task's poll): the resume clobbers
+    // every callee-saved register, which the run function saves already.
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = self.get_mut();
         let body = this
