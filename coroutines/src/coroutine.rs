@@ -18,8 +18,8 @@
 //! A panic on the stack ends the coroutine; corosensei carries it out of `resume`, where the
 //! task machinery turns it into the `JoinHandle`'s `JoinError`. A coroutine dropped while
 //! parked (abort, runtime shutdown) is unwound on this thread: its destructors run from the
-//! point where it parked. A coroutine never parks while its thread is panicking: I/O returns an
-//! error, `sleep` and `yield_now` return at once, and any other wait that is not ready on its
+//! point where it parked. A coroutine never parks while its thread is panicking: I/O that is
+//! not ready returns an error, `sleep` and `yield_now` return at once, and any other wait that is not ready on its
 //! first poll aborts the process with a message (it could neither park nor finish).
 
 use std::cell::Cell;
@@ -302,7 +302,13 @@ fn wait(poll: &mut dyn FnMut(&mut Context<'_>) -> Poll<()>) -> bool {
 pub(crate) unsafe fn park_on<F: Future>(fut: F) -> F::Output {
     let mut fut = std::pin::pin!(fut);
     // SAFETY: on a coroutine's stack (the caller's contract), so CURRENT is set.
-    unsafe { park_until(current(), |_, cx| fut.as_mut().poll(cx)) }
+    unsafe {
+        park_until(
+            current(),
+            |_, cx| fut.as_mut().poll(cx),
+            |cur| cannot_park(cur),
+        )
+    }
 }
 
 /// Runs the socket operation `op` to completion on the running coroutine's stack: polls it
@@ -310,12 +316,12 @@ pub(crate) unsafe fn park_on<F: Future>(fut: F) -> F::Output {
 /// suspends the stack while it is pending.
 ///
 /// This is [`park_on`] for the crate's sockets, with the operation as a closure (no future
-/// state) and the [`Current`] the caller already looked up for the first attempt.
+/// state) and the [`Current`] the caller already looked up for the first attempt. An
+/// operation that is ready completes even while the thread is panicking (it does not park);
+/// one that would park then returns [`refuse_while_panicking`]'s error instead.
 ///
 /// # Safety
 /// `current` is this thread's [`CURRENT`] and not null: the caller runs on a coroutine's stack.
-/// The thread is not panicking (the caller refuses instead: a coroutine cannot park while
-/// unwinding).
 #[inline]
 pub(crate) unsafe fn park_io<T>(
     current: *const Current,
@@ -323,16 +329,22 @@ pub(crate) unsafe fn park_io<T>(
 ) -> io::Result<T> {
     // SAFETY: the caller's contract.
     unsafe {
-        park_until(current, |cur, cx| {
-            ready!(cur.spend(cx));
-            op(cx)
-        })
+        park_until(
+            current,
+            |cur, cx| {
+                ready!(cur.spend(cx));
+                op(cx)
+            },
+            |_| Err(refuse_while_panicking()),
+        )
     }
 }
 
 /// The parking loop: polls `poll` with the running coroutine's [`Current`] and the current
 /// poll's context until it is ready, suspending the stack in between. A wait that is not ready
-/// while the thread is panicking aborts (see [`cannot_park`]).
+/// while the thread is panicking cannot park: it ends with `refuse` instead (an error, or
+/// [`cannot_park`]). This is the only place a coroutine checks for a panicking thread, so a
+/// wait that is ready at once costs no check.
 ///
 /// # Safety
 /// `current` is this thread's [`CURRENT`] and not null: the caller runs on a coroutine's stack.
@@ -340,6 +352,7 @@ pub(crate) unsafe fn park_io<T>(
 unsafe fn park_until<R>(
     mut current: *const Current,
     mut poll: impl FnMut(&Current, &mut Context<'_>) -> Poll<R>,
+    refuse: impl FnOnce(&Current) -> R,
 ) -> R {
     loop {
         // SAFETY: the caller's contract for the first pass; after a suspend `current` is read
@@ -353,7 +366,7 @@ unsafe fn park_until<R>(
             return output;
         }
         if std::thread::panicking() {
-            cannot_park(cur);
+            return refuse(cur);
         }
         // SAFETY: set by the coroutine's first instruction; the yielder lives at the base of
         // this very stack, which is running.

@@ -33,8 +33,9 @@
 //! - **On an event-loop thread outside a coroutine** (async code): every call returns an
 //!   error, since blocking there would stall the loop that has to complete it. Use
 //!   `weft::net` in async code.
-//! - **While the thread is panicking** (a destructor during unwinding): calls return an error
-//!   instead of parking.
+//! - **While the thread is panicking** (a destructor during unwinding): a call that would
+//!   have to wait returns an error instead of parking; one the socket can complete at once
+//!   (data ready, room to write) completes. Calls with a timeout return the error at once.
 
 mod tcp_listener;
 mod tcp_stream;
@@ -68,9 +69,9 @@ pub(crate) fn io_poll<T>(
     what: &str,
 ) -> io::Result<T> {
     let current = current();
-    if timeout.is_none() && !current.is_null() && !std::thread::panicking() {
+    if timeout.is_none() && !current.is_null() {
         // SAFETY: `current` is this thread's non-null `CURRENT`: this runs on a coroutine's
-        // stack, and the thread is not panicking.
+        // stack.
         return unsafe { park_io(current, op) };
     }
     io_poll_other(op, timeout, what)
