@@ -30,7 +30,7 @@ use std::ptr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{ready, Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 use weft_runtime::task::set_coroutine_wait;
@@ -311,14 +311,15 @@ pub(crate) unsafe fn park_on<F: Future>(fut: F) -> F::Output {
     }
 }
 
-/// Runs the socket operation `op` to completion on the running coroutine's stack: polls it
-/// with the current poll's context after spending one unit of the coroutine's budget, and
-/// suspends the stack while it is pending.
+/// Runs the socket operation `op` to completion on the running coroutine's stack: spends one
+/// unit of the coroutine's budget, then polls `op` with the current poll's context, suspending
+/// the stack while it is pending.
 ///
 /// This is [`park_on`] for the crate's sockets, with the operation as a closure (no future
-/// state) and the [`Current`] the caller already looked up for the first attempt. An
-/// operation that is ready completes even while the thread is panicking (it does not park);
-/// one that would park then returns [`refuse_while_panicking`]'s error instead.
+/// state) and the [`Current`] the caller already looked up for the first attempt. The budget
+/// is spent once per operation, not again on the poll after each resume. An operation that is
+/// ready completes even while the thread is panicking (it does not park); one that would park
+/// then returns [`refuse_while_panicking`]'s error instead.
 ///
 /// # Safety
 /// `current` is this thread's [`CURRENT`] and not null: the caller runs on a coroutine's stack.
@@ -328,13 +329,32 @@ pub(crate) unsafe fn park_io<T>(
     mut op: impl FnMut(&mut Context<'_>) -> Poll<io::Result<T>>,
 ) -> io::Result<T> {
     // SAFETY: the caller's contract.
+    let left = unsafe { &*current }.budget.get();
+    let current = if left == 0 {
+        // SAFETY: the caller's contract.
+        unsafe { out_of_budget(current) }?
+    } else {
+        // SAFETY: the caller's contract.
+        unsafe { &*current }.budget.set(left - 1);
+        current
+    };
+    // SAFETY: `current` is this thread's CURRENT (read afresh if `out_of_budget` suspended).
+    unsafe { park_until(current, |_, cx| op(cx), |_| Err(refuse_while_panicking())) }
+}
+
+/// This resume's budget is spent: yields (the task goes to the back of the run queue), spends
+/// one unit of the next resume's budget, and returns this thread's [`CURRENT`] after the resume.
+///
+/// # Safety
+/// As [`park_io`].
+#[cold]
+#[inline(never)]
+unsafe fn out_of_budget(current: *const Current) -> io::Result<*const Current> {
+    // SAFETY: the caller's contract.
     unsafe {
         park_until(
             current,
-            |cur, cx| {
-                ready!(cur.spend(cx));
-                op(cx)
-            },
+            |cur, cx| cur.spend(cx).map(|()| Ok(ptr::from_ref(cur))),
             |_| Err(refuse_while_panicking()),
         )
     }
