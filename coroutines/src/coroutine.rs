@@ -25,6 +25,7 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::io;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::ptr;
 use std::rc::Rc;
@@ -43,7 +44,9 @@ use crate::stack::Stack;
 /// resume.
 #[derive(Debug)]
 pub(crate) struct Current {
-    /// The `Context` of the poll that is resuming the stack (null between polls).
+    /// The `Context` of the poll that is resuming the stack (null before the first one, stale
+    /// between polls: it is read only through [`CURRENT`], which points here only while a poll
+    /// that set it runs).
     cx: Cell<*mut Context<'static>>,
     /// The stack's yielder, set by the coroutine's first instruction.
     yielder: Cell<*const Yielder<(), ()>>,
@@ -151,8 +154,10 @@ pub(crate) fn refuse_while_panicking() -> io::Error {
 
 /// The task that runs one coroutine.
 pub(crate) struct CoroutineFuture<T> {
-    /// `None` once the coroutine returned (its stack went back to the pool).
-    body: Option<Coroutine<(), (), T, Stack>>,
+    /// Taken only by `drop`, which unwinds it if it is parked and gives its stack back to the
+    /// pool. A poll after the coroutine returned finds it done, and corosensei's `resume`
+    /// panics instead of switching (the task machinery never polls a finished task).
+    body: ManuallyDrop<Coroutine<(), (), T, Stack>>,
     current: Rc<Current>,
     park: ParkState,
 }
@@ -187,7 +192,7 @@ impl<T: 'static> CoroutineFuture<T> {
             f()
         });
         CoroutineFuture {
-            body: Some(body),
+            body: ManuallyDrop::new(body),
             current,
             park: ParkState::new(),
         }
@@ -202,30 +207,21 @@ impl<T> Future for CoroutineFuture<T> {
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = self.get_mut();
-        let body = this
-            .body
-            .as_mut()
-            .expect("a coroutine's task is not polled after it returned");
         let running = Running::enter(&this.park, &this.current, cx);
-        let result = body.resume(());
+        let result = this.body.resume(());
         drop(running);
         match result {
             CoroutineResult::Yield(()) => Poll::Pending,
-            CoroutineResult::Return(value) => {
-                if let Some(body) = this.body.take() {
-                    body.into_stack().recycle();
-                }
-                Poll::Ready(value)
-            }
+            // The stack goes back to the pool when the task drops this future, right after.
+            CoroutineResult::Return(value) => Poll::Ready(value),
         }
     }
 }
 
 impl<T> Drop for CoroutineFuture<T> {
     fn drop(&mut self) {
-        let Some(mut body) = self.body.take() else {
-            return;
-        };
+        // SAFETY: `body` is taken only here, and `drop` runs once.
+        let mut body = unsafe { ManuallyDrop::take(&mut self.body) };
         if body.started() && !body.done() {
             // Parked: unwind the stack here, with the coroutine current so that waits in its
             // destructors find it (and refuse to park: the thread is unwinding).
@@ -235,18 +231,17 @@ impl<T> Drop for CoroutineFuture<T> {
             body.force_unwind();
             drop(running);
         } else {
-            // Finished (a panic) or never started (its closure is dropped here).
+            // Returned, finished by a panic, or never started (its closure is dropped here).
             body.force_unwind();
         }
         body.into_stack().recycle();
     }
 }
 
-/// The stack is running: `CURRENT` and the context are set until dropped (also when the
-/// coroutine's panic unwinds out of `resume`).
+/// The stack is running: `CURRENT` points at the coroutine (whose context is set) until
+/// dropped (also when the coroutine's panic unwinds out of `resume`).
 struct Running<'a> {
     park: &'a ParkState,
-    current: &'a Current,
     previous: *const Current,
 }
 
@@ -265,7 +260,6 @@ impl<'a> Running<'a> {
         current.budget.set(BUDGET);
         Running {
             park,
-            current,
             previous: CURRENT.with(|c| c.replace(current)),
         }
     }
@@ -275,7 +269,6 @@ impl Drop for Running<'_> {
     #[inline]
     fn drop(&mut self) {
         CURRENT.with(|c| c.set(self.previous));
-        self.current.cx.set(ptr::null_mut());
         self.park.leave();
     }
 }
