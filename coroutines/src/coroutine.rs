@@ -250,7 +250,8 @@ impl<'a> Running<'a> {
     fn enter(park: &'a ParkState, current: &'a Current, cx: &mut Context<'_>) -> Running<'a> {
         if !park.enter() {
             // The task machinery polls a task on one thread at a time; getting here means a
-            // broken scheduler, and resuming would corrupt the stack.
+            // broken scheduler, and resuming would corrupt the stack. (A debug-build check:
+            // see `park`.)
             eprintln!("weft: a coroutine was resumed while its stack was running; aborting");
             std::process::abort();
         }
