@@ -69,36 +69,45 @@ fn runtime_shutdown_unwinds_parked_coroutines_on_the_loop_thread() {
     assert_eq!(flag.dropped_on(), Some(std::thread::current().id()));
 }
 
-/// Writes in its destructor, like a `BufWriter` flushing.
-struct FlushOnDrop(TcpStream, std::sync::mpsc::Sender<std::io::Result<()>>);
+/// Writes in its destructor, like a `BufWriter` flushing, then waits for the peer's reply.
+struct FlushOnDrop(
+    TcpStream,
+    std::sync::mpsc::Sender<(std::io::Result<()>, std::io::Result<usize>)>,
+);
 
 impl Drop for FlushOnDrop {
     fn drop(&mut self) {
-        let _ = self.1.send(self.0.write_all(b"late"));
+        let write = self.0.write_all(b"late");
+        let read = self.0.read(&mut [0; 16]);
+        let _ = self.1.send((write, read));
     }
 }
 
 #[test]
 fn io_in_a_destructor_during_unwinding_errors_instead_of_parking() {
     let (tx, rx) = std::sync::mpsc::channel();
-    let err = util::run_coro(move || {
+    let (err, flushed) = util::run_coro(move || {
         let listener = coroutines::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let peer = weft::go(move || {
             let (mut conn, _) = listener.accept().unwrap();
             let mut rest = Vec::new();
             let _ = conn.read_to_end(&mut rest);
+            rest
         });
         let failing = weft::go(move || {
             let _flush = FlushOnDrop(TcpStream::connect(addr).unwrap(), tx);
             panic!("unwinding with a socket to flush");
         });
         let err = failing.join().unwrap_err();
-        peer.join().unwrap();
-        err
+        (err, peer.join().unwrap())
     });
     assert!(err.is_panic());
-    let write = rx.recv().unwrap();
-    let message = write.unwrap_err().to_string();
+    let (write, read) = rx.recv().unwrap();
+    // The write needs no wait (the socket has room), so it completes even while unwinding.
+    write.unwrap();
+    assert_eq!(flushed, b"late");
+    // The reply is not there: the read would have to park, and refuses instead.
+    let message = read.unwrap_err().to_string();
     assert!(message.contains("panicking"), "{message}");
 }

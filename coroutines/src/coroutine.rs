@@ -18,19 +18,20 @@
 //! A panic on the stack ends the coroutine; corosensei carries it out of `resume`, where the
 //! task machinery turns it into the `JoinHandle`'s `JoinError`. A coroutine dropped while
 //! parked (abort, runtime shutdown) is unwound on this thread: its destructors run from the
-//! point where it parked. A coroutine never parks while its thread is panicking: I/O returns an
-//! error, `sleep` and `yield_now` return at once, and any other wait that is not ready on its
+//! point where it parked. A coroutine never parks while its thread is panicking: I/O that is
+//! not ready returns an error, `sleep` and `yield_now` return at once, and any other wait that is not ready on its
 //! first poll aborts the process with a message (it could neither park nor finish).
 
 use std::cell::Cell;
 use std::future::Future;
 use std::io;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::ptr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{ready, Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 use weft_runtime::task::set_coroutine_wait;
@@ -43,7 +44,9 @@ use crate::stack::Stack;
 /// resume.
 #[derive(Debug)]
 pub(crate) struct Current {
-    /// The `Context` of the poll that is resuming the stack (null between polls).
+    /// The `Context` of the poll that is resuming the stack (null before the first one, stale
+    /// between polls: it is read only through [`CURRENT`], which points here only while a poll
+    /// that set it runs).
     cx: Cell<*mut Context<'static>>,
     /// The stack's yielder, set by the coroutine's first instruction.
     yielder: Cell<*const Yielder<(), ()>>,
@@ -151,8 +154,10 @@ pub(crate) fn refuse_while_panicking() -> io::Error {
 
 /// The task that runs one coroutine.
 pub(crate) struct CoroutineFuture<T> {
-    /// `None` once the coroutine returned (its stack went back to the pool).
-    body: Option<Coroutine<(), (), T, Stack>>,
+    /// Taken only by `drop`, which unwinds it if it is parked and gives its stack back to the
+    /// pool. A poll after the coroutine returned finds it done, and corosensei's `resume`
+    /// panics instead of switching (the task machinery never polls a finished task).
+    body: ManuallyDrop<Coroutine<(), (), T, Stack>>,
     current: Rc<Current>,
     park: ParkState,
 }
@@ -187,7 +192,7 @@ impl<T: 'static> CoroutineFuture<T> {
             f()
         });
         CoroutineFuture {
-            body: Some(body),
+            body: ManuallyDrop::new(body),
             current,
             park: ParkState::new(),
         }
@@ -197,33 +202,26 @@ impl<T: 'static> CoroutineFuture<T> {
 impl<T> Future for CoroutineFuture<T> {
     type Output = T;
 
-    #[inline]
+    // Always inlined into the task's run (through the pinned task's poll): the resume clobbers
+    // every callee-saved register, which the run function saves already.
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = self.get_mut();
-        let body = this
-            .body
-            .as_mut()
-            .expect("a coroutine's task is not polled after it returned");
         let running = Running::enter(&this.park, &this.current, cx);
-        let result = body.resume(());
+        let result = this.body.resume(());
         drop(running);
         match result {
             CoroutineResult::Yield(()) => Poll::Pending,
-            CoroutineResult::Return(value) => {
-                if let Some(body) = this.body.take() {
-                    body.into_stack().recycle();
-                }
-                Poll::Ready(value)
-            }
+            // The stack goes back to the pool when the task drops this future, right after.
+            CoroutineResult::Return(value) => Poll::Ready(value),
         }
     }
 }
 
 impl<T> Drop for CoroutineFuture<T> {
     fn drop(&mut self) {
-        let Some(mut body) = self.body.take() else {
-            return;
-        };
+        // SAFETY: `body` is taken only here, and `drop` runs once.
+        let mut body = unsafe { ManuallyDrop::take(&mut self.body) };
         if body.started() && !body.done() {
             // Parked: unwind the stack here, with the coroutine current so that waits in its
             // destructors find it (and refuse to park: the thread is unwinding).
@@ -233,18 +231,17 @@ impl<T> Drop for CoroutineFuture<T> {
             body.force_unwind();
             drop(running);
         } else {
-            // Finished (a panic) or never started (its closure is dropped here).
+            // Returned, finished by a panic, or never started (its closure is dropped here).
             body.force_unwind();
         }
         body.into_stack().recycle();
     }
 }
 
-/// The stack is running: `CURRENT` and the context are set until dropped (also when the
-/// coroutine's panic unwinds out of `resume`).
+/// The stack is running: `CURRENT` points at the coroutine (whose context is set) until
+/// dropped (also when the coroutine's panic unwinds out of `resume`).
 struct Running<'a> {
     park: &'a ParkState,
-    current: &'a Current,
     previous: *const Current,
 }
 
@@ -253,7 +250,8 @@ impl<'a> Running<'a> {
     fn enter(park: &'a ParkState, current: &'a Current, cx: &mut Context<'_>) -> Running<'a> {
         if !park.enter() {
             // The task machinery polls a task on one thread at a time; getting here means a
-            // broken scheduler, and resuming would corrupt the stack.
+            // broken scheduler, and resuming would corrupt the stack. (A debug-build check:
+            // see `park`.)
             eprintln!("weft: a coroutine was resumed while its stack was running; aborting");
             std::process::abort();
         }
@@ -263,7 +261,6 @@ impl<'a> Running<'a> {
         current.budget.set(BUDGET);
         Running {
             park,
-            current,
             previous: CURRENT.with(|c| c.replace(current)),
         }
     }
@@ -273,7 +270,6 @@ impl Drop for Running<'_> {
     #[inline]
     fn drop(&mut self) {
         CURRENT.with(|c| c.set(self.previous));
-        self.current.cx.set(ptr::null_mut());
         self.park.leave();
     }
 }
@@ -300,37 +296,69 @@ fn wait(poll: &mut dyn FnMut(&mut Context<'_>) -> Poll<()>) -> bool {
 pub(crate) unsafe fn park_on<F: Future>(fut: F) -> F::Output {
     let mut fut = std::pin::pin!(fut);
     // SAFETY: on a coroutine's stack (the caller's contract), so CURRENT is set.
-    unsafe { park_until(current(), |_, cx| fut.as_mut().poll(cx)) }
+    unsafe {
+        park_until(
+            current(),
+            |_, cx| fut.as_mut().poll(cx),
+            |cur| cannot_park(cur),
+        )
+    }
 }
 
-/// Runs the socket operation `op` to completion on the running coroutine's stack: polls it
-/// with the current poll's context after spending one unit of the coroutine's budget, and
-/// suspends the stack while it is pending.
+/// Runs the socket operation `op` to completion on the running coroutine's stack: spends one
+/// unit of the coroutine's budget, then polls `op` with the current poll's context, suspending
+/// the stack while it is pending.
 ///
 /// This is [`park_on`] for the crate's sockets, with the operation as a closure (no future
-/// state) and the [`Current`] the caller already looked up for the first attempt.
+/// state) and the [`Current`] the caller already looked up for the first attempt. The budget
+/// is spent once per operation, not again on the poll after each resume. An operation that is
+/// ready completes even while the thread is panicking (it does not park); one that would park
+/// then returns [`refuse_while_panicking`]'s error instead.
 ///
 /// # Safety
 /// `current` is this thread's [`CURRENT`] and not null: the caller runs on a coroutine's stack.
-/// The thread is not panicking (the caller refuses instead: a coroutine cannot park while
-/// unwinding).
 #[inline]
 pub(crate) unsafe fn park_io<T>(
     current: *const Current,
     mut op: impl FnMut(&mut Context<'_>) -> Poll<io::Result<T>>,
 ) -> io::Result<T> {
     // SAFETY: the caller's contract.
+    let left = unsafe { &*current }.budget.get();
+    let current = if left == 0 {
+        // SAFETY: the caller's contract.
+        unsafe { out_of_budget(current) }?
+    } else {
+        // SAFETY: the caller's contract.
+        unsafe { &*current }.budget.set(left - 1);
+        current
+    };
+    // SAFETY: `current` is this thread's CURRENT (read afresh if `out_of_budget` suspended).
+    unsafe { park_until(current, |_, cx| op(cx), |_| Err(refuse_while_panicking())) }
+}
+
+/// This resume's budget is spent: yields (the task goes to the back of the run queue), spends
+/// one unit of the next resume's budget, and returns this thread's [`CURRENT`] after the resume.
+///
+/// # Safety
+/// As [`park_io`].
+#[cold]
+#[inline(never)]
+unsafe fn out_of_budget(current: *const Current) -> io::Result<*const Current> {
+    // SAFETY: the caller's contract.
     unsafe {
-        park_until(current, |cur, cx| {
-            ready!(cur.spend(cx));
-            op(cx)
-        })
+        park_until(
+            current,
+            |cur, cx| cur.spend(cx).map(|()| Ok(ptr::from_ref(cur))),
+            |_| Err(refuse_while_panicking()),
+        )
     }
 }
 
 /// The parking loop: polls `poll` with the running coroutine's [`Current`] and the current
 /// poll's context until it is ready, suspending the stack in between. A wait that is not ready
-/// while the thread is panicking aborts (see [`cannot_park`]).
+/// while the thread is panicking cannot park: it ends with `refuse` instead (an error, or
+/// [`cannot_park`]). This is the only place a coroutine checks for a panicking thread, so a
+/// wait that is ready at once costs no check.
 ///
 /// # Safety
 /// `current` is this thread's [`CURRENT`] and not null: the caller runs on a coroutine's stack.
@@ -338,6 +366,7 @@ pub(crate) unsafe fn park_io<T>(
 unsafe fn park_until<R>(
     mut current: *const Current,
     mut poll: impl FnMut(&Current, &mut Context<'_>) -> Poll<R>,
+    refuse: impl FnOnce(&Current) -> R,
 ) -> R {
     loop {
         // SAFETY: the caller's contract for the first pass; after a suspend `current` is read
@@ -351,7 +380,7 @@ unsafe fn park_until<R>(
             return output;
         }
         if std::thread::panicking() {
-            cannot_park(cur);
+            return refuse(cur);
         }
         // SAFETY: set by the coroutine's first instruction; the yielder lives at the base of
         // this very stack, which is running.

@@ -27,39 +27,63 @@
 //! `ParkState` is the coroutine's own check of step 5: resuming a stack that is already running
 //! aborts instead of corrupting it. It needs no atomic: a coroutine's task is `!Send` and is
 //! polled only by the loop thread that owns it, so `enter` and `leave` always run on that one
-//! thread (a plain `Cell`, two ordinary memory operations per resume). The only atomics of the
-//! hand-off are the task word's. The loom model below runs this guard together with a faithful
-//! copy of the task word's transitions (steps 1–4) against a waker on another thread.
+//! thread (a plain `Cell`). The only atomics of the hand-off are the task word's. The loom
+//! model below runs this guard together with a faithful copy of the task word's transitions
+//! (steps 1–4) against a waker on another thread.
+//!
+//! The check is a debug-build invariant check (kept under loom too): in a release build
+//! `ParkState` is empty and `enter` always succeeds, as the task word's `RUNNING` bit is what
+//! guarantees step 5, just as it guarantees every future's exclusive `poll`. (A release-build
+//! poll after the coroutine returned still cannot corrupt anything: corosensei's `resume`
+//! panics on a finished coroutine before switching.)
 
+#[cfg(any(debug_assertions, loom))]
 use std::cell::Cell;
 
-/// Whether the coroutine's stack is running (resumed and not yet suspended or returned).
+/// Whether the coroutine's stack is running (resumed and not yet suspended or returned); kept
+/// in debug builds and under loom (see the module docs).
 #[derive(Debug)]
 pub(crate) struct ParkState {
     /// Set by `enter` when a poll resumes the stack, cleared by `leave` when the stack
     /// suspends, returns or unwinds out of the resume.
+    #[cfg(any(debug_assertions, loom))]
     running: Cell<bool>,
 }
 
 impl ParkState {
     pub(crate) fn new() -> ParkState {
         ParkState {
+            #[cfg(any(debug_assertions, loom))]
             running: Cell::new(false),
         }
     }
 
     /// Claims the stack for one resume; `false` if it is already running (a bug upstream: the
     /// caller must not resume).
+    #[cfg(any(debug_assertions, loom))]
     #[inline]
     pub(crate) fn enter(&self) -> bool {
         !self.running.replace(true)
     }
 
+    /// A release build does not check (see the module docs).
+    #[cfg(not(any(debug_assertions, loom)))]
+    #[inline]
+    pub(crate) fn enter(&self) -> bool {
+        true
+    }
+
     /// The stack stopped running (suspended, returned or unwound).
+    #[cfg(any(debug_assertions, loom))]
     #[inline]
     pub(crate) fn leave(&self) {
         self.running.set(false);
     }
+
+    /// A release build does not check (see the module docs).
+    #[cfg(not(any(debug_assertions, loom)))]
+    #[inline]
+    pub(crate) fn leave(&self) {}
 }
 
 #[cfg(all(test, loom))]

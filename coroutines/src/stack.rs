@@ -45,11 +45,13 @@ const GUARD_MPROTECT: u8 = 2;
 /// How guard pages are made in this process, decided by the first stack.
 static GUARD_MODE: AtomicU8 = AtomicU8::new(GUARD_UNKNOWN);
 
-/// One coroutine stack: `len` bytes at `addr`, the lowest page being the guard.
+/// One coroutine stack: the mapping `addr..base`, the lowest page being the guard.
 #[derive(Debug)]
 pub(crate) struct Stack {
     addr: *mut u8,
-    len: usize,
+    /// The mapping's end, where the stack starts: stored rather than added up, because
+    /// corosensei asks for it on every resume.
+    base: NonZeroUsize,
     valgrind: ManuallyDrop<ValgrindStackRegistration>,
 }
 
@@ -107,7 +109,7 @@ impl Stack {
         let addr = memory::map(len).map_err(|e| context(e, usable))?;
         let stack = Stack {
             addr,
-            len,
+            base: NonZeroUsize::new(addr as usize + len).expect("a mapping is never at 0"),
             valgrind: ManuallyDrop::new(ValgrindStackRegistration::new(addr, len)),
         };
         // SAFETY: the low page of the fresh mapping we own holds nothing yet.
@@ -115,9 +117,14 @@ impl Stack {
         Ok(stack)
     }
 
+    /// The mapping's length in bytes, guard page included.
+    fn len(&self) -> usize {
+        self.base.get() - self.addr as usize
+    }
+
     /// Bytes usable above the guard page.
     pub(crate) fn usable(&self) -> usize {
-        self.len - memory::page_size()
+        self.len() - memory::page_size()
     }
 
     /// The guard page's address range, `start..end`.
@@ -179,7 +186,7 @@ impl Drop for Stack {
         // SAFETY: registered in `map`, dropped once here.
         unsafe { ManuallyDrop::drop(&mut self.valgrind) };
         // SAFETY: the whole mapping is ours and no coroutine uses it any more.
-        unsafe { memory::unmap(self.addr, self.len) };
+        unsafe { memory::unmap(self.addr, self.len()) };
     }
 }
 
@@ -189,7 +196,7 @@ impl Drop for Stack {
 unsafe impl corosensei::stack::Stack for Stack {
     #[inline]
     fn base(&self) -> StackPointer {
-        NonZeroUsize::new(self.addr as usize + self.len).expect("a mapping is never at 0")
+        self.base
     }
 
     #[inline]

@@ -33,8 +33,9 @@
 //! - **On an event-loop thread outside a coroutine** (async code): every call returns an
 //!   error, since blocking there would stall the loop that has to complete it. Use
 //!   `weft::net` in async code.
-//! - **While the thread is panicking** (a destructor during unwinding): calls return an error
-//!   instead of parking.
+//! - **While the thread is panicking** (a destructor during unwinding): a call that would
+//!   have to wait returns an error instead of parking; one the socket can complete at once
+//!   (data ready, room to write) completes. Calls with a timeout return the error at once.
 
 mod tcp_listener;
 mod tcp_stream;
@@ -64,16 +65,50 @@ use crate::wait::block_on;
 #[inline]
 pub(crate) fn io_poll<T>(
     op: impl FnMut(&mut Context<'_>) -> Poll<io::Result<T>>,
-    timeout: Option<Duration>,
+    timeout: impl Limit,
     what: &str,
 ) -> io::Result<T> {
     let current = current();
-    if timeout.is_none() && !current.is_null() && !std::thread::panicking() {
+    if timeout.unbounded() && !current.is_null() {
         // SAFETY: `current` is this thread's non-null `CURRENT`: this runs on a coroutine's
-        // stack, and the thread is not panicking.
+        // stack.
         return unsafe { park_io(current, op) };
     }
-    io_poll_other(op, timeout, what)
+    io_poll_other(op, timeout.limit(), what)
+}
+
+/// How long a call may wait: a fixed `Option<Duration>`, or a socket's [`Timeout`], read
+/// where the call starts. [`io_poll`]'s hot path asks only [`unbounded`](Limit::unbounded):
+/// for a socket that is one load and one test, no `Duration` built.
+pub(crate) trait Limit: Copy {
+    /// `true` when the call may wait forever.
+    fn unbounded(self) -> bool;
+    /// The limit, `None` for none.
+    fn limit(self) -> Option<Duration>;
+}
+
+impl Limit for Option<Duration> {
+    #[inline]
+    fn unbounded(self) -> bool {
+        self.is_none()
+    }
+
+    #[inline]
+    fn limit(self) -> Option<Duration> {
+        self
+    }
+}
+
+impl Limit for &Timeout {
+    #[inline]
+    fn unbounded(self) -> bool {
+        self.0.load(Ordering::Relaxed) == 0
+    }
+
+    #[inline]
+    fn limit(self) -> Option<Duration> {
+        self.get()
+    }
 }
 
 /// [`io_poll`] for an operation that is a future (accept, connect, UDP).

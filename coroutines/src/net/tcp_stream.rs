@@ -204,7 +204,7 @@ impl TcpStream {
 fn read(
     stream: &weft_runtime::net::TcpStream,
     buf: &mut [u8],
-    timeout: Option<Duration>,
+    timeout: &Timeout,
 ) -> io::Result<usize> {
     io_poll(|cx| stream.poll_read_unbudgeted(cx, buf), timeout, "read")
 }
@@ -213,7 +213,7 @@ fn read(
 fn write(
     stream: &weft_runtime::net::TcpStream,
     buf: &[u8],
-    timeout: Option<Duration>,
+    timeout: &Timeout,
 ) -> io::Result<usize> {
     io_poll(|cx| stream.poll_write_unbudgeted(cx, buf), timeout, "write")
 }
@@ -222,7 +222,7 @@ fn write(
 fn write_all(
     stream: &weft_runtime::net::TcpStream,
     mut buf: &[u8],
-    timeout: Option<Duration>,
+    timeout: &Timeout,
 ) -> io::Result<()> {
     io_poll(
         |cx| stream.poll_write_all_unbudgeted(cx, &mut buf),
@@ -235,23 +235,20 @@ impl Read for TcpStream {
     /// Reads some bytes; `Ok(0)` is end of stream.
     #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let timeout = self.read_timeout.get();
-        read(self.inner.get_mut(), buf, timeout)
+        read(self.inner.get_mut(), buf, &self.read_timeout)
     }
 }
 
 impl Write for TcpStream {
     #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let timeout = self.write_timeout.get();
-        write(self.inner.get_mut(), buf, timeout)
+        write(self.inner.get_mut(), buf, &self.write_timeout)
     }
 
     /// Writes all of `buf` in one wait (the write timeout bounds the whole call).
     #[inline]
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        let timeout = self.write_timeout.get();
-        write_all(self.inner.get_mut(), buf, timeout)
+        write_all(self.inner.get_mut(), buf, &self.write_timeout)
     }
 
     /// Nothing is buffered: a no-op.
@@ -262,21 +259,18 @@ impl Write for TcpStream {
 
 impl Read for &TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let timeout = self.read_timeout.get();
-        self.exclusive(|s| read(s, buf, timeout))
+        self.exclusive(|s| read(s, buf, &self.read_timeout))
     }
 }
 
 impl Write for &TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let timeout = self.write_timeout.get();
-        self.exclusive(|s| write(s, buf, timeout))
+        self.exclusive(|s| write(s, buf, &self.write_timeout))
     }
 
     /// Writes all of `buf` in one wait (the write timeout bounds the whole call).
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        let timeout = self.write_timeout.get();
-        self.exclusive(|s| write_all(s, buf, timeout))
+        self.exclusive(|s| write_all(s, buf, &self.write_timeout))
     }
 
     fn flush(&mut self) -> io::Result<()> {

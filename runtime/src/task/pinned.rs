@@ -18,7 +18,10 @@ where
 {
     type Output = F::Output;
 
-    #[inline]
+    // Always inlined into the task's run: a coroutine's poll resumes a stack, which clobbers
+    // every callee-saved register, and the run function saves them already (a separate frame
+    // here would save and restore them a second time on every resume).
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         // SAFETY: the inner future is pinned only once it exists (`Run`), and is never moved out
         // or replaced after that; `Make` holds no pinned data, so replacing it in place is fine.
