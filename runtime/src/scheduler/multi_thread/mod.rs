@@ -189,16 +189,6 @@ impl Remote {
         self.turn(Some(Duration::ZERO), false, hook)
     }
 
-    /// Wakes the worker for work, however it sleeps.
-    fn wake(&self, hub: Option<&HubState>) {
-        // (`Mode::Hub` implies a hub)
-        let wake_hub = || match hub {
-            Some(hub) => hub.hub.wake(),
-            None => self.reactor.wake(),
-        };
-        self.sleep.wake(wake_hub, || self.reactor.wake());
-    }
-
     fn turn_once(
         &self,
         timeout: Option<Duration>,
@@ -328,8 +318,8 @@ impl MultiThread {
     pub(crate) fn shutdown(&mut self, timeout: Option<Duration>) -> bool {
         let shared = &self.shared;
         shared.closing.store(true, Ordering::SeqCst);
-        for remote in shared.workers.iter() {
-            remote.wake(shared.hub.as_ref());
+        for index in 0..shared.workers() {
+            shared.wake_worker(index);
         }
         let all_exited = shared.wait_for_workers(timeout);
         if all_exited {
@@ -500,10 +490,23 @@ impl Shared {
             })
     }
 
+    /// Wakes worker `index` for work, however it sleeps: on the hub through the hub's own
+    /// wake-up, in its reactor through the reactor's, on its parker directly.
+    fn wake_worker(&self, index: usize) {
+        let remote = &self.workers[index];
+        let wake_reactor = || remote.reactor.wake();
+        let wake_hub = || match &self.hub {
+            Some(hub) => hub.hub.wake(),
+            // (`Mode::Hub` is only taken with a hub)
+            None => wake_reactor(),
+        };
+        remote.sleep.wake(wake_hub, wake_reactor);
+    }
+
     /// Wakes a parked worker to steal new work, if the sleep protocol says one should wake.
     fn notify_parked(&self) {
         if let Some(worker) = self.idle.worker_to_notify() {
-            self.workers[worker].wake(self.hub.as_ref());
+            self.wake_worker(worker);
         }
     }
 
@@ -514,7 +517,7 @@ impl Shared {
         // an error here is the owner's to report when it turns its reactor again
         let _ = remote.help_turn(hook);
         if remote.sleep.mode() == Mode::Parker && remote.reactor.has_timers() {
-            remote.wake(self.hub.as_ref());
+            self.wake_worker(index);
         }
     }
 
@@ -667,7 +670,7 @@ impl Schedule for PinnedTo {
                     // it parked
                     fence(Ordering::SeqCst);
                     if owner.parked.load(Ordering::SeqCst) {
-                        owner.wake(self.shared.hub.as_ref());
+                        self.shared.wake_worker(self.owner);
                     }
                 }
             }

@@ -330,7 +330,8 @@ impl Worker {
                     self.index
                 ),
             };
-            // our own reactor: its events, its wake-up eventfd, or its timers (a timeout)
+            // our own reactor: its events, its wake-up eventfd (a timer added elsewhere), or its
+            // timers (a timeout); a wake through the hub alone leaves it be
             if (ready.is_empty() && !woken) || ready.contains(&self.index) {
                 self.turn(Some(Duration::ZERO));
             }
