@@ -184,7 +184,8 @@ impl Worker {
                 // more may be queued: poll I/O without blocking (ours, and that of siblings
                 // asleep with nobody watching for them), then go on
                 self.turn(Some(Duration::ZERO));
-                self.batch(|| shared.poll_orphaned_reactors(&mut self.wakes()));
+                self.collecting(|| shared.poll_orphaned_reactors(&mut self.wakes()));
+                self.notify_if_surplus();
                 continue;
             }
             // the queues ran dry: steal, or sleep in the reactor (which also polls I/O)
@@ -301,6 +302,10 @@ impl Worker {
         }
         remote.parked.store(false, Ordering::Relaxed);
         self.searching.set(shared.idle.unpark(self.index));
+        // Only now, off the sleepers list: a notification sent while this worker was still
+        // listed could pick this worker itself, and the wake-up would be spent on nobody (a
+        // write that ends the next sleeper's wait on the hub for nothing).
+        self.notify_if_surplus();
     }
 
     /// How to sleep: on the hub if nobody does; else on the parker, unless a timer is pending
@@ -335,7 +340,7 @@ impl Worker {
             if (ready.is_empty() && !woken) || ready.contains(&self.index) {
                 self.turn(Some(Duration::ZERO));
             }
-            self.batch(|| {
+            self.collecting(|| {
                 let mut wakes = self.wakes();
                 for &index in ready.iter().filter(|&&i| i != self.index) {
                     shared.help_turn(index, &mut wakes);
@@ -380,26 +385,30 @@ impl Worker {
     }
 
     /// Turns this worker's reactor: a blocking turn waits for the watchdog if it is helping;
-    /// a non-blocking one is skipped then (the watchdog is doing it).
+    /// a non-blocking one is skipped then (the watchdog is doing it). The caller notifies a
+    /// sibling afterwards if the turn left a surplus ([`Worker::notify_if_surplus`]).
     fn turn(&self, timeout: Option<Duration>) {
         let wait = timeout != Some(Duration::ZERO);
-        let turned = self.batch(|| self.remote().turn(timeout, wait, &mut self.wakes()));
+        let turned = self.collecting(|| self.remote().turn(timeout, wait, &mut self.wakes()));
         if let Err(e) = turned {
             panic!("weft: worker {}'s reactor failed: {e}", self.index);
         }
     }
 
-    /// Runs `f`, which wakes a batch of tasks (a reactor turn) into this worker's queue,
-    /// notifying a sleeping sibling once afterwards if the batch left more than one task,
-    /// rather than once per task.
-    fn batch<R>(&self, f: impl FnOnce() -> R) -> R {
+    /// Runs `f`, which wakes a batch of tasks (a reactor turn) into this worker's queue
+    /// without notifying a sibling per task: the caller notifies once for the whole batch.
+    fn collecting<R>(&self, f: impl FnOnce() -> R) -> R {
         self.turning.set(true);
         let result = f();
         self.turning.set(false);
+        result
+    }
+
+    /// Wakes a sleeping sibling if this worker's queue holds more than the task it runs next.
+    fn notify_if_surplus(&self) {
         if self.remote().run_queue.len() > 1 {
             self.shared.notify_parked();
         }
-        result
     }
 
     fn next_random(&self) -> u32 {
