@@ -46,7 +46,7 @@ impl<T> JoinHandle<T> {
     /// On an event-loop thread outside a coroutine (async code): that would stall the loop;
     /// `.await` the handle there.
     pub fn join(self) -> Result<T, JoinError> {
-        weft_runtime::task::block_on(self.inner)
+        crate::block_on(self.inner)
     }
 
     /// Cancels the coroutine: if it is parked, its stack is unwound (its destructors run) at

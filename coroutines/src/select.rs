@@ -257,9 +257,7 @@ impl<R, L: Arms<R>> Select<R, L> {
         );
         let winner = match place() {
             Place::Plain => park_thread(&mut self),
-            Place::Coroutine | Place::Loop => {
-                weft_runtime::task::block_on(poll_fn(|cx| self.poll_winner(cx)))
-            }
+            Place::Coroutine | Place::Loop => crate::block_on(poll_fn(|cx| self.poll_winner(cx))),
         };
         self.arms.fire(winner)
     }

@@ -5,12 +5,42 @@
 //! coroutine; on a thread without a runtime they block the thread; on an event-loop thread
 //! outside a coroutine (async code) they panic, since blocking there would stall the loop.
 
+use std::future::Future;
 use std::panic::resume_unwind;
 use std::time::Duration;
 
-use crate::coroutine::{place, Place};
+use crate::coroutine::{in_coroutine, park_on, place, Place};
 
-pub use weft_runtime::task::block_on;
+/// Runs `future` to completion from synchronous code.
+///
+/// - In a coroutine it parks only the coroutine: the loop thread goes on running other tasks
+///   and coroutines, and resumes this one when the future's waker fires.
+/// - On a plain thread (not an event-loop thread) it blocks the thread.
+///
+/// This is [`weft_runtime::task::block_on`], with the coroutine case taken here directly (the
+/// future is polled in place, without the runtime's per-thread seam and its dynamic call).
+///
+/// ```
+/// weft_runtime::Runtime::new()?.block_on(async {
+///     let (tx, rx) = weft_runtime::sync::oneshot::channel();
+///     let waiter = weft_coroutines::go(move || weft_coroutines::block_on(rx).unwrap());
+///     tx.send(7).unwrap();
+///     assert_eq!(waiter.await.unwrap(), 7);
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Panics
+/// On an event-loop thread outside a coroutine (inside `Runtime::block_on` or an async task):
+/// blocking there would stall the loop that has to complete the future. Await it instead.
+#[inline]
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    if in_coroutine() {
+        // SAFETY: `in_coroutine` says this runs on a coroutine's stack.
+        return unsafe { park_on(future) };
+    }
+    weft_runtime::task::block_on(future)
+}
 
 /// Parks the coroutine for `duration` (on a plain thread: `std::thread::sleep`).
 ///
