@@ -86,12 +86,12 @@ fn weft_rows() -> Rows {
 }
 
 /// `may::coroutine::spawn`, whose contract this file keeps: the closures touch no thread-local
-/// storage and never block the worker thread.
+/// storage and never block the worker thread. Every closure passed here only computes, yields,
+/// joins coroutines or waits on may's own channels, which park the coroutine, not the thread.
 fn may_go<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> may::coroutine::JoinHandle<T> {
-    // SAFETY: see above; every closure passed here only computes, yields, joins coroutines or
-    // waits on may's own channels, which park the coroutine rather than the thread.
+    // SAFETY: the closures keep may's contract (see above).
     unsafe { may::coroutine::spawn(f) }
 }
 
