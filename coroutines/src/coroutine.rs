@@ -31,7 +31,7 @@ use std::ptr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::task::{Context, Poll, Waker};
 
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 use weft_runtime::task::set_coroutine_wait;
@@ -225,8 +225,7 @@ impl<T> Drop for CoroutineFuture<T> {
         if body.started() && !body.done() {
             // Parked: unwind the stack here, with the coroutine current so that waits in its
             // destructors find it (and refuse to park: the thread is unwinding).
-            let waker = noop_waker();
-            let mut cx = Context::from_waker(&waker);
+            let mut cx = Context::from_waker(Waker::noop());
             let running = Running::enter(&self.park, &self.current, &mut cx);
             body.force_unwind();
             drop(running);
@@ -403,11 +402,4 @@ fn cannot_park(current: &Current) -> ! {
         current.id.load(Ordering::Relaxed)
     );
     std::process::abort();
-}
-
-fn noop_waker() -> Waker {
-    const VTABLE: RawWakerVTable = RawWakerVTable::new(|_| RAW, |_| {}, |_| {}, |_| {});
-    const RAW: RawWaker = RawWaker::new(ptr::null(), &VTABLE);
-    // SAFETY: every vtable function ignores the data pointer and does nothing.
-    unsafe { Waker::from_raw(RAW) }
 }

@@ -87,7 +87,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{ready, Context, Poll, RawWaker, RawWakerVTable, Wake, Waker};
+use std::task::{ready, Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
@@ -280,8 +280,7 @@ impl<R, L: Arms<R>> Select<R, L> {
     /// assert_eq!(Select::new().recv(&mut rx, |v| v).try_wait(), Some(Some(1)));
     /// ```
     pub fn try_wait(mut self) -> Option<R> {
-        let waker = noop_waker();
-        let mut cx = Context::from_waker(&waker);
+        let mut cx = Context::from_waker(Waker::noop());
         match self.poll_winner(&mut cx) {
             Poll::Ready(winner) => Some(self.arms.fire(winner)),
             Poll::Pending => None,
@@ -679,13 +678,4 @@ impl Wake for Unpark {
         self.woken.store(true, Ordering::Release);
         self.thread.unpark();
     }
-}
-
-/// A waker that does nothing: `try_wait` polls once and never waits for a wake.
-fn noop_waker() -> Waker {
-    const VTABLE: RawWakerVTable = RawWakerVTable::new(|_| RAW, |_| {}, |_| {}, |_| {});
-    const RAW: RawWaker = RawWaker::new(std::ptr::null(), &VTABLE);
-    // SAFETY: every vtable function ignores the data pointer and does nothing; `clone`
-    // returns the same inert waker.
-    unsafe { Waker::from_raw(RAW) }
 }
