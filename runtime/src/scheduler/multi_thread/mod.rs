@@ -143,7 +143,8 @@ struct Remote {
     sleep: Sleep,
     /// Hand-off of events a helper could not dispatch because the driver was busy.
     gate: TurnGate,
-    /// Reactor turns so far: a sibling that sees it unchanged for `STUCK_CHECK` helps.
+    /// Reactor turns so far: the watchdog turns the reactor for a worker that has neither turned
+    /// it nor left its poll since the watchdog's last tick (`Shared::help_stuck_workers`).
     turns: AtomicU64,
     stall: Arc<StallMonitor>,
 }
