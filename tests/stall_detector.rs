@@ -106,3 +106,72 @@ fn the_warning_names_the_task_its_spawn_site_and_how_long_it_ran() {
         "a 250 ms poll reported as {ms} ms"
     );
 }
+
+#[test]
+fn a_poll_that_does_not_return_is_announced_while_it_runs() {
+    if std::env::var(CHILD_ENV).is_ok() {
+        // threshold 20 ms: a poll still running after 200 ms is announced, on either flavour
+        let stuck = || {
+            weft::task::Builder::new()
+                .name("stuck")
+                .spawn(async { std::thread::sleep(Duration::from_millis(600)) })
+        };
+        stalling_runtime(20).block_on(async { stuck().await.unwrap() });
+        let rt = weft::Builder::new_multi_thread()
+            .worker_threads(2)
+            .stall_threshold(Duration::from_millis(20))
+            .build()
+            .unwrap();
+        rt.block_on(async { stuck().await.unwrap() });
+        return;
+    }
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_poll_that_does_not_return_is_announced_while_it_runs",
+            "--nocapture",
+        ])
+        .env(CHILD_ENV, "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let running: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("weft: stall") && l.contains("has not returned"))
+        .collect();
+    assert_eq!(running.len(), 2, "one per runtime expected:\n{stderr}");
+    assert!(
+        running[0].contains("the current-thread runtime's thread"),
+        "{stderr}"
+    );
+    assert!(running[1].contains("(thread weft-worker-"), "{stderr}");
+    for line in &running {
+        assert!(
+            line.contains("spawned at tests/stall_detector.rs:"),
+            "{line}"
+        );
+        let ms: u64 = line
+            .split(" for ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no duration in {line}"));
+        assert!(
+            (200..5_000).contains(&ms),
+            "announced after {ms} ms: {line}"
+        );
+    }
+    let returned = stderr
+        .lines()
+        .filter(|l| {
+            l.contains("weft: stall") && l.contains("\"stuck\"") && l.contains(" ran one poll for ")
+        })
+        .count();
+    assert_eq!(
+        returned, 2,
+        "each poll is reported again when it returns:\n{stderr}"
+    );
+}

@@ -70,6 +70,8 @@ impl Core {
     pub(crate) fn new(reactor: Reactor, config: Config) -> std::io::Result<Core> {
         let stall = Arc::new(StallMonitor::new(
             config.stall_threshold.unwrap_or(Duration::MAX),
+            "the current-thread runtime's thread",
+            "every other task and all I/O on its thread",
         ));
         let watchdog = match config.stall_threshold {
             Some(_) => Some(Watchdog::start(vec![stall.clone()], None)?),
@@ -118,7 +120,7 @@ impl Core {
         loop {
             if main.woken.swap(false, Ordering::AcqRel) {
                 coop::reset();
-                let started = self.shared.stall.poll_started();
+                let started = self.shared.stall.poll_started(None);
                 let polled = future.as_mut().poll(&mut cx);
                 if let Some(ran) = self.shared.stall.poll_finished(started) {
                     self.shared
@@ -238,8 +240,8 @@ impl Schedule for Arc<Shared> {
     }
 
     #[inline]
-    fn poll_started(&self, _task: &Header) -> u64 {
-        self.stall.poll_started()
+    fn poll_started(&self, task: &Header) -> u64 {
+        self.stall.poll_started(task.meta().location)
     }
 
     #[inline]

@@ -5,22 +5,29 @@
 //! without reading the clock on the hot path:
 //!
 //! 1. The loop thread bumps `seq` when a poll starts and again when it ends, so `seq` is odd
-//!    exactly while a poll runs (two plain stores per poll; the loop is the only writer).
+//!    exactly while a poll runs (plain stores; the loop is the only writer).
 //! 2. A watchdog thread wakes every quarter threshold. When it sees the same odd `seq` for a
 //!    whole threshold, it records when it first saw that poll and publishes the poll's `seq` in
 //!    `flagged`.
 //! 3. When that poll returns, the loop finds its own `seq` in `flagged`, measures how long the
 //!    poll ran (from the watchdog's first sighting, so to within a quarter threshold) and prints
 //!    one warning naming the task. A stale flag never matches a later poll: `seq` only grows.
+//! 4. A poll that never returns (a blocking call that waits forever, a deadlock) would never
+//!    get to step 3, and its thread would hang in silence. So when the same poll is still
+//!    running after [`HANG_FACTOR`] thresholds, the watchdog itself prints a warning at once,
+//!    naming the thread and where the task was spawned (the loop stores the task's spawn
+//!    location, a `&'static`, with each poll's start; the watchdog never touches the task).
 //!
 //! The watchdog holds only the monitor, never the runtime, and is stopped and joined when the
 //! runtime drops.
 
+use std::panic::Location;
+use std::ptr;
 use std::sync::{Condvar, Mutex as StdMutex};
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
 
-use crate::shim::{lock, Arc, AtomicU64, Mutex, Ordering};
+use crate::shim::{lock, Arc, AtomicPtr, AtomicU64, Mutex, Ordering};
 
 /// The default threshold: a poll longer than this is reported.
 pub(crate) const DEFAULT_THRESHOLD: Duration = Duration::from_millis(100);
@@ -28,10 +35,20 @@ pub(crate) const DEFAULT_THRESHOLD: Duration = Duration::from_millis(100);
 /// The watchdog's tick when it has extra work ([`OnTick`]).
 pub(crate) const TICK_WITH_HELP: Duration = Duration::from_millis(10);
 
+/// A poll still running after this many thresholds is announced while it runs (step 4).
+pub(crate) const HANG_FACTOR: u32 = 10;
+
 /// Shared between the loop thread and the watchdog.
 #[derive(Debug)]
 pub(crate) struct StallMonitor {
     seq: AtomicU64,
+    /// Where the task of the current poll was spawned (null: not known). Holds only pointers
+    /// made from `&'static Location`s, so the watchdog may read it at any time.
+    spawned_at: AtomicPtr<Location<'static>>,
+    /// The loop thread, as the in-progress warning names it ("worker 2").
+    thread: String,
+    /// What a poll that does not return holds up, for the warnings.
+    holds_up: &'static str,
     flagged: AtomicU64,
     /// When the watchdog first saw the flagged poll (ns after `base`).
     first_seen: AtomicU64,
@@ -55,9 +72,18 @@ pub(crate) struct Watchdog {
 }
 
 impl StallMonitor {
-    pub(crate) fn new(threshold: Duration) -> StallMonitor {
+    /// A monitor for the loop thread that the warnings call `thread`, where a poll that does
+    /// not return holds up what `holds_up` says (it completes "…, holding up …").
+    pub(crate) fn new(
+        threshold: Duration,
+        thread: impl Into<String>,
+        holds_up: &'static str,
+    ) -> StallMonitor {
         StallMonitor {
             seq: AtomicU64::new(0),
+            spawned_at: AtomicPtr::new(ptr::null_mut()),
+            thread: thread.into(),
+            holds_up,
             flagged: AtomicU64::new(0),
             first_seen: AtomicU64::new(0),
             base: Instant::now(),
@@ -66,9 +92,12 @@ impl StallMonitor {
         }
     }
 
-    /// A poll starts: returns its (odd) sequence number.
+    /// A poll of a task spawned at `spawned_at` starts: returns its (odd) sequence number.
     #[inline]
-    pub(crate) fn poll_started(&self) -> u64 {
+    pub(crate) fn poll_started(&self, spawned_at: Option<&'static Location<'static>>) -> u64 {
+        let spawned_at = spawned_at.map_or(ptr::null_mut(), |l| ptr::from_ref(l).cast_mut());
+        // published by the `Release` store of `seq` below, which the watchdog reads first
+        self.spawned_at.store(spawned_at, Ordering::Relaxed);
         let seq = self.seq.load(Ordering::Relaxed) + 1;
         self.seq.store(seq, Ordering::Release);
         seq
@@ -112,32 +141,76 @@ impl StallMonitor {
     #[cold]
     pub(crate) fn report(&self, what: &str, ran: Duration) {
         eprintln!(
-            "weft: stall: {what} ran one poll for {} ms (threshold {} ms), stalling every other \
-             task and all I/O on its loop thread; move CPU-heavy or blocking work to \
-             spawn_blocking",
+            "weft: stall: {what} ran one poll for {} ms (threshold {} ms), holding up {}; move \
+             CPU-heavy or blocking work to spawn_blocking",
             ran.as_millis(),
-            self.threshold.as_millis()
+            self.threshold.as_millis(),
+            self.holds_up
         );
     }
 
-    /// One watchdog look at this monitor (step 2); `watched` and `since` persist between looks.
-    fn check(&self, tick: Duration, watched: &mut u64, since: &mut Instant) {
+    /// One watchdog look at this monitor (steps 2 and 4); `look` persists between looks.
+    fn check(&self, tick: Duration, look: &mut Look) {
         let seq = self.seq.load(Ordering::Acquire);
         if seq & 1 == 0 {
             return;
         }
-        if seq != *watched {
-            *watched = seq;
-            *since = Instant::now() - tick / 2;
-        } else if self.flagged.load(Ordering::Relaxed) != seq && since.elapsed() >= self.threshold {
-            let first_seen = since.saturating_duration_since(self.base).as_nanos();
+        if seq != look.watched {
+            *look = Look {
+                watched: seq,
+                since: Instant::now() - tick / 2,
+                announced: false,
+            };
+            return;
+        }
+        let running = look.since.elapsed();
+        if self.flagged.load(Ordering::Relaxed) != seq && running >= self.threshold {
+            let first_seen = look.since.saturating_duration_since(self.base).as_nanos();
             self.first_seen.store(
                 first_seen.min(u128::from(u64::MAX)) as u64,
                 Ordering::Release,
             );
             self.flagged.store(seq, Ordering::Release);
         }
+        if !look.announced && running >= self.threshold.saturating_mul(HANG_FACTOR) {
+            look.announced = true;
+            let spawned_at = self.spawned_at.load(Ordering::Relaxed);
+            // the location read belongs to this poll only if the poll is still the same one
+            if self.seq.load(Ordering::Acquire) == seq {
+                // SAFETY: `spawned_at` only ever holds null or a pointer made from a
+                // `&'static Location` (`poll_started`), valid for the whole program.
+                self.report_running(unsafe { spawned_at.as_ref() }, running);
+            }
+        }
     }
+
+    /// Step 4's warning: the poll has not returned yet.
+    #[cold]
+    fn report_running(&self, spawned_at: Option<&Location<'_>>, running: Duration) {
+        let task = match spawned_at {
+            Some(at) => format!("a task spawned at {at}"),
+            None => "a poll".to_owned(),
+        };
+        eprintln!(
+            "weft: stall: {task} has been running one poll on {} for {} ms and has not \
+             returned (a blocking call? a deadlock?), holding up {}; it is reported again, by \
+             name, when it returns",
+            self.thread,
+            running.as_millis(),
+            self.holds_up
+        );
+    }
+}
+
+/// What the watchdog saw of one monitor at its last look.
+#[derive(Debug, Clone, Copy)]
+struct Look {
+    /// The odd `seq` of the poll it watches.
+    watched: u64,
+    /// When it first saw that poll (half a tick before that look).
+    since: Instant,
+    /// Step 4's warning went out for that poll.
+    announced: bool,
 }
 
 /// The watchdog's stop signal.
@@ -157,7 +230,12 @@ fn watch(monitors: &[Arc<StallMonitor>], stop: &Stop, mut on_tick: Option<OnTick
     if on_tick.is_some() {
         tick = tick.min(TICK_WITH_HELP);
     }
-    let mut looks: Vec<(u64, Instant)> = monitors.iter().map(|_| (0, Instant::now())).collect();
+    let first = Look {
+        watched: 0,
+        since: Instant::now(),
+        announced: false,
+    };
+    let mut looks = vec![first; monitors.len()];
     let mut stopped = stop.stopped.lock().unwrap_or_else(|e| e.into_inner());
     loop {
         let (guard, _) = stop
@@ -168,8 +246,8 @@ fn watch(monitors: &[Arc<StallMonitor>], stop: &Stop, mut on_tick: Option<OnTick
         if *stopped {
             return;
         }
-        for (monitor, (watched, since)) in monitors.iter().zip(looks.iter_mut()) {
-            monitor.check(tick, watched, since);
+        for (monitor, look) in monitors.iter().zip(looks.iter_mut()) {
+            monitor.check(tick, look);
         }
         if let Some(on_tick) = on_tick.as_mut() {
             on_tick();
@@ -215,19 +293,23 @@ mod tests {
 
     #[test]
     fn a_long_poll_is_flagged_once_and_short_ones_never() {
-        let monitor = Arc::new(StallMonitor::new(Duration::from_millis(20)));
+        let monitor = Arc::new(StallMonitor::new(
+            Duration::from_millis(20),
+            "a test thread",
+            "nothing",
+        ));
         let _watchdog = Watchdog::start(vec![monitor.clone()], None).unwrap();
         for _ in 0..100 {
-            let seq = monitor.poll_started();
+            let seq = monitor.poll_started(None);
             assert_eq!(monitor.poll_finished(seq), None);
         }
-        let seq = monitor.poll_started();
+        let seq = monitor.poll_started(None);
         std::thread::sleep(Duration::from_millis(120));
         let ran = monitor
             .poll_finished(seq)
             .expect("a 120 ms poll is a stall");
         assert!(ran >= Duration::from_millis(60), "measured {ran:?}");
-        let seq = monitor.poll_started();
+        let seq = monitor.poll_started(None);
         assert_eq!(
             monitor.poll_finished(seq),
             None,

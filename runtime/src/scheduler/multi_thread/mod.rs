@@ -232,7 +232,7 @@ impl MultiThread {
     pub(crate) fn new(config: Config) -> io::Result<MultiThread> {
         let workers = config.workers.max(1);
         let mut remotes = Vec::with_capacity(workers);
-        for _ in 0..workers {
+        for index in 0..workers {
             let reactor = Reactor::new(config.backend)?;
             remotes.push(Remote {
                 run_queue: RunQueue::new(),
@@ -246,6 +246,9 @@ impl MultiThread {
                 turns: AtomicU64::new(0),
                 stall: Arc::new(StallMonitor::new(
                     config.stall_threshold.unwrap_or(Duration::MAX),
+                    format!("worker {index} (thread weft-worker-{index})"),
+                    "the tasks pinned to its worker (its other tasks and its I/O move to \
+                     other workers)",
                 )),
             });
         }
@@ -633,9 +636,9 @@ impl Schedule for Arc<Shared> {
     }
 
     #[inline]
-    fn poll_started(&self, _task: &Header) -> u64 {
+    fn poll_started(&self, task: &Header) -> u64 {
         context::with_worker(|worker| match worker {
-            Some(worker) => worker.remote().stall.poll_started(),
+            Some(worker) => worker.remote().stall.poll_started(task.meta().location),
             None => 0,
         })
     }
@@ -683,8 +686,10 @@ impl Schedule for PinnedTo {
     }
 
     #[inline]
-    fn poll_started(&self, _task: &Header) -> u64 {
-        self.shared.workers[self.owner].stall.poll_started()
+    fn poll_started(&self, task: &Header) -> u64 {
+        self.shared.workers[self.owner]
+            .stall
+            .poll_started(task.meta().location)
     }
 
     #[inline]
