@@ -174,3 +174,31 @@ fn a_stream_moved_to_a_plain_thread_works_as_a_blocking_socket() {
     });
     assert_eq!(&got, b"hello");
 }
+
+#[test]
+fn several_coroutines_accept_on_one_listener_go_style() {
+    util::run_coro(|| {
+        let listener = std::sync::Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+        let addr = listener.local_addr().unwrap();
+        let acceptors: Vec<_> = (0..3)
+            .map(|_| {
+                let listener = listener.clone();
+                weft::go(move || listener.accept().map(|(_, peer)| peer))
+            })
+            .collect();
+        weft::coroutines::sleep(Duration::from_millis(5)); // every acceptor is parked
+        let mut clients = Vec::new();
+        for _ in 0..3 {
+            clients.push(TcpStream::connect(addr).unwrap());
+            weft::coroutines::sleep(Duration::from_millis(10));
+        }
+        let mut peers: Vec<_> = acceptors
+            .into_iter()
+            .map(|a| a.join().unwrap().unwrap())
+            .collect();
+        let mut expected: Vec<_> = clients.iter().map(|c| c.local_addr().unwrap()).collect();
+        peers.sort();
+        expected.sort();
+        assert_eq!(peers, expected);
+    });
+}

@@ -34,6 +34,12 @@
 //! skips a waker clone and drop; the `armed` flag keeps the old behaviour of one wake per wait
 //! (an edge for a direction nobody waits on wakes nobody). A kept waker holds a reference to
 //! its task until the slot is overwritten, the source deregisters, or the reactor shuts down.
+//!
+//! A waiting task never replaces an *armed* waker of another task: methods that take `&self`
+//! (`accept` on a listener shared by several tasks, a UDP socket's sends and receives) let
+//! several tasks wait on one direction at once, so a second waiter joins the slot's `others`
+//! and the next edge wakes them all; each then retries its syscall, and those that get `EAGAIN`
+//! wait again. A task that stopped waiting (its future dropped) may get one spurious wake-up.
 
 use std::io;
 use std::task::{Context, Poll, Waker};
@@ -131,17 +137,24 @@ impl Waiters {
     }
 }
 
-/// One direction's waiting task.
+/// One direction's waiting tasks: usually one, in `waker`.
 #[derive(Debug, Default)]
 struct Slot {
     /// The last waker stored; kept after an in-place wake for the next wait to reuse.
     waker: Option<Waker>,
     /// A task waits and has not been woken since (implies `waker.is_some()`).
     armed: bool,
+    /// Further tasks waiting at the same time, which only methods taking `&self` allow (several
+    /// tasks in `accept` on one shared listener, in `recv_from` on one UDP socket): each is
+    /// woken, by value, with the armed one. A task appears once however often it polls. Only
+    /// ever non-empty while `armed` (a task joins here only while another one waits, and
+    /// releasing the slot empties it), so a slot nobody waits on costs one test.
+    others: Vec<Waker>,
 }
 
 impl Slot {
-    /// Releases the armed waker: woken in place by `hook`, or taken out into `wake`.
+    /// Releases the armed waker (woken in place by `hook`, or taken out into `wake`) and takes
+    /// out the others.
     #[inline(always)]
     fn release(&mut self, hook: &mut impl WakeHook, wake: &mut Vec<Waker>) {
         if !self.armed {
@@ -153,6 +166,43 @@ impl Slot {
                 wake.extend(self.waker.take());
             }
         }
+        if !self.others.is_empty() {
+            self.release_others(wake);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn release_others(&mut self, wake: &mut Vec<Waker>) {
+        wake.append(&mut self.others);
+    }
+
+    /// Makes the task of `waker` wait here (the caller holds the waiters' lock and saw the
+    /// direction not ready). Returns `true` when `waker` must be stored in place of the
+    /// slot's unarmed one, which the caller does after unlocking.
+    #[inline]
+    fn wait(&mut self, waker: &Waker) -> bool {
+        match &self.waker {
+            Some(stored) if stored.will_wake(waker) => self.armed = true,
+            // another task waits already: this one joins it
+            Some(_) if self.armed => {
+                if !self.others.iter().any(|other| other.will_wake(waker)) {
+                    self.others.push(waker.clone());
+                }
+            }
+            _ => {
+                self.armed = true;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Takes every waker out (shutdown, deregistration).
+    fn take_all(&mut self, into: &mut Vec<Waker>) {
+        self.armed = false;
+        into.extend(self.waker.take());
+        into.append(&mut self.others);
     }
 }
 
@@ -209,10 +259,8 @@ impl ScheduledIo {
         self.readiness.fetch_or(SHUTDOWN, Ordering::AcqRel);
         let mut guard = self.waiters.lock();
         let waiters = &mut *guard;
-        for slot in [&mut waiters.reader, &mut waiters.writer] {
-            slot.armed = false;
-            wake.extend(slot.waker.take());
-        }
+        waiters.reader.take_all(wake);
+        waiters.writer.take_all(wake);
     }
 
     /// Ready when the direction can try its syscall; otherwise stores the waker. The error:
@@ -267,11 +315,8 @@ impl ScheduledIo {
             drop(waiters);
             return Poll::Ready(Self::ready_or_shutdown(cur, direction));
         }
-        let slot = waiters.slot(direction);
-        slot.armed = true;
-        match &slot.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => Self::store_waker(waiters, direction, cx.waker()),
+        if waiters.slot(direction).wait(cx.waker()) {
+            Self::store_waker(waiters, direction, cx.waker());
         }
         Poll::Pending
     }
@@ -326,11 +371,12 @@ impl ScheduledIo {
 
     /// Takes the stored wakers out (the source is being deregistered); the caller drops them
     /// after releasing its own locks.
-    pub(crate) fn take_waiters(&self) -> (Option<Waker>, Option<Waker>) {
+    pub(crate) fn take_waiters(&self) -> Vec<Waker> {
+        let mut taken = Vec::new();
         let mut waiters = self.waiters.lock();
-        waiters.reader.armed = false;
-        waiters.writer.armed = false;
-        (waiters.reader.waker.take(), waiters.writer.waker.take())
+        waiters.reader.take_all(&mut taken);
+        waiters.writer.take_all(&mut taken);
+        taken
     }
 }
 
@@ -540,6 +586,45 @@ mod loom_models {
             }
             // The slot holds the one waker the first wait stored: never cloned again.
             assert_eq!(std::sync::Arc::strong_count(&woken), 3);
+        });
+    }
+
+    /// Two tasks wait on one direction at once (a listener shared by two acceptors) while an
+    /// edge arrives: each either sees the readiness or is woken. Before `Slot::others`, the
+    /// second waiter's waker replaced the first's, which then slept through the edge.
+    #[test]
+    fn every_concurrent_waiter_is_woken() {
+        fn wait(io: &ScheduledIo) -> (bool, std::sync::Arc<Flag>) {
+            let woken = std::sync::Arc::new(Flag(false.into()));
+            let waker = Waker::from(woken.clone());
+            let mut cx = Context::from_waker(&waker);
+            (io.poll_ready(&mut cx, Direction::Read).is_pending(), woken)
+        }
+        loom::model(|| {
+            let io = Arc::new(ScheduledIo::default());
+            let driver = {
+                let io = io.clone();
+                loom::thread::spawn(move || {
+                    let mut wake = Vec::new();
+                    io.set_readiness(EventBits(EventBits::READABLE), &mut ByRef, &mut wake);
+                    wake.into_iter().for_each(Waker::wake);
+                })
+            };
+            let other = {
+                let io = io.clone();
+                loom::thread::spawn(move || wait(&io))
+            };
+            let mine = wait(&io);
+            driver.join().unwrap();
+            let theirs = other.join().unwrap();
+            for (parked, woken) in [mine, theirs] {
+                if parked {
+                    assert!(
+                        woken.0.load(std::sync::atomic::Ordering::SeqCst),
+                        "a waiter parked and the edge did not wake it"
+                    );
+                }
+            }
         });
     }
 
