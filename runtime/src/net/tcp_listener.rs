@@ -3,7 +3,7 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsFd;
 use std::sync::Mutex;
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use weft_reactor::{socket, Direction, TimerEntry};
@@ -39,6 +39,12 @@ const BACKOFF_MAX: Duration = Duration::from_millis(100);
 /// queued. So `accept` does not return those errors: it waits on a timer, backing off from 1 ms
 /// to 100 ms, and retries; the connections stay queued in the kernel's backlog meanwhile and
 /// are accepted as soon as descriptors free up. Nothing spins and nothing is dropped.
+///
+/// # Sharing
+///
+/// Several tasks may wait in `accept` on one listener at once (`Arc<TcpListener>`, one
+/// acceptor per worker or per coroutine): each new connection wakes the waiting tasks, and
+/// the ones that find nothing left to accept wait again.
 #[derive(Debug)]
 pub struct TcpListener {
     source: Source<std::net::TcpListener>,
@@ -49,6 +55,18 @@ pub struct TcpListener {
 struct Backoff {
     delay: Option<Duration>,
     timer: Option<TimerEntry>,
+    /// Every task waiting for the timer (several may accept on one shared listener, but the
+    /// timer keeps only the last one's waker): whoever sees it fire wakes them all.
+    waiting: Vec<Waker>,
+}
+
+impl Backoff {
+    /// Counts the task of `waker` among those waiting for the timer (once).
+    fn wait(&mut self, waker: &Waker) {
+        if !self.waiting.iter().any(|w| w.will_wake(waker)) {
+            self.waiting.push(waker.clone());
+        }
+    }
 }
 
 impl TcpListener {
@@ -105,8 +123,12 @@ impl TcpListener {
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let mut backoff = self.backoff.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(timer) = backoff.timer.as_mut() {
-            ready!(timer.poll_elapsed(cx));
+            if timer.poll_elapsed(cx).is_pending() {
+                backoff.wait(cx.waker());
+                return Poll::Pending;
+            }
             backoff.timer = None;
+            backoff.waiting.drain(..).for_each(Waker::wake);
         }
         ready!(coop::poll_proceed(cx));
         loop {
@@ -131,6 +153,7 @@ impl TcpListener {
                     let mut timer = TimerEntry::new(self.source.reactor(), Instant::now() + delay);
                     if timer.poll_elapsed(cx).is_pending() {
                         backoff.timer = Some(timer);
+                        backoff.wait(cx.waker());
                         return Poll::Pending;
                     }
                 }

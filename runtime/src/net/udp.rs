@@ -6,7 +6,8 @@ use weft_reactor::Direction;
 
 use super::source::Source;
 
-/// A UDP socket on the reactor.
+/// A UDP socket on the reactor. Any number of tasks may send and receive on one socket at once
+/// (`Arc<UdpSocket>`); each waiting task is woken when the socket gets ready.
 ///
 /// ```
 /// use weft_runtime::net::UdpSocket;
