@@ -20,6 +20,20 @@ fn stalling_runtime(threshold_ms: u64) -> Runtime {
         .expect("runtime")
 }
 
+/// Runs test `name` again in a child process (with `CHILD_ENV` set, so it plays its scenario)
+/// and returns the child's stderr; the child must succeed.
+fn child_stderr(name: &str) -> String {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture"])
+        .env(CHILD_ENV, "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "the child run of {name} failed");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 #[test]
 fn one_long_poll_is_counted_and_short_polls_are_not() {
     // Short polls take microseconds: 100 ms is far beyond any scheduling hiccup.
@@ -74,19 +88,7 @@ fn the_warning_names_the_task_its_spawn_site_and_how_long_it_ran() {
         });
         return;
     }
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "the_warning_names_the_task_its_spawn_site_and_how_long_it_ran",
-            "--nocapture",
-        ])
-        .env(CHILD_ENV, "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = child_stderr("the_warning_names_the_task_its_spawn_site_and_how_long_it_ran");
     let warnings: Vec<&str> = stderr
         .lines()
         .filter(|l| l.contains("weft: stall"))
@@ -125,19 +127,7 @@ fn a_poll_that_does_not_return_is_announced_while_it_runs() {
         rt.block_on(async { stuck().await.unwrap() });
         return;
     }
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "a_poll_that_does_not_return_is_announced_while_it_runs",
-            "--nocapture",
-        ])
-        .env(CHILD_ENV, "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = child_stderr("a_poll_that_does_not_return_is_announced_while_it_runs");
     let running: Vec<&str> = stderr
         .lines()
         .filter(|l| l.contains("weft: stall") && l.contains("has not returned"))
