@@ -70,16 +70,13 @@ impl Direction {
         };
         usize::from(b)
     }
-
-    /// The bits an `EAGAIN` in this direction proves stale.
-    fn clear_mask(self) -> usize {
-        let b = match self {
-            Direction::Read => EventBits::READABLE | EventBits::ERROR,
-            Direction::Write => EventBits::WRITABLE | EventBits::ERROR,
-        };
-        usize::from(b)
-    }
 }
+
+/// The bits an `EAGAIN` proves stale, for either direction: an event holds only the bits of its
+/// own direction's `ready_mask`, so masking it with this clears `READABLE` and `ERROR` for a
+/// read, `WRITABLE` and `ERROR` for a write (the `*_CLOSED` bits are never cleared). One
+/// constant, so the hot read path does not work out the event's direction.
+const CLEARABLE: usize = (EventBits::READABLE | EventBits::WRITABLE | EventBits::ERROR) as usize;
 
 /// What an operation saw when it found its source ready; hand it back to
 /// [`Registration::clear_readiness`](crate::Registration::clear_readiness) after `EAGAIN`.
@@ -353,7 +350,7 @@ impl ScheduledIo {
     /// Clears what `event` saw, unless an edge arrived since (the tick moved).
     #[inline]
     pub(crate) fn clear_readiness(&self, event: ReadyEvent) {
-        let clear = event.0 & event.direction().clear_mask();
+        let clear = event.0 & CLEARABLE;
         let tick = event.tick();
         let mut cur = self.readiness.load(Ordering::Relaxed);
         while cur & TICK_MASK == tick {

@@ -96,8 +96,9 @@ impl StallMonitor {
     #[inline]
     pub(crate) fn poll_started(&self, spawned_at: Option<&'static Location<'static>>) -> u64 {
         let spawned_at = spawned_at.map_or(ptr::null_mut(), |l| ptr::from_ref(l).cast_mut());
-        // published by the `Release` store of `seq` below, which the watchdog reads first
-        self.spawned_at.store(spawned_at, Ordering::Relaxed);
+        // `Release`: a watchdog that reads this location then finds `seq` past the poll it
+        // watched, so it never names this task for that earlier poll (free on x86)
+        self.spawned_at.store(spawned_at, Ordering::Release);
         let seq = self.seq.load(Ordering::Relaxed) + 1;
         self.seq.store(seq, Ordering::Release);
         seq
@@ -174,7 +175,7 @@ impl StallMonitor {
         }
         if !look.announced && running >= self.threshold.saturating_mul(HANG_FACTOR) {
             look.announced = true;
-            let spawned_at = self.spawned_at.load(Ordering::Relaxed);
+            let spawned_at = self.spawned_at.load(Ordering::Acquire);
             // the location read belongs to this poll only if the poll is still the same one
             if self.seq.load(Ordering::Acquire) == seq {
                 // SAFETY: `spawned_at` only ever holds null or a pointer made from a
