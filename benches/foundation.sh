@@ -2,6 +2,7 @@
 # Foundation benchmark: weft against tokio and a hand-written epoll loop.
 #
 # usage: bash benches/foundation.sh [rounds=5] [secs=10]
+#        (REPORT=PATH writes the report there instead of benches/results/foundation-DATE.md)
 #
 #   1. builds the weft example servers (echo, hello_server) and the weft-benches binaries;
 #   2. throughput: for every round, every server in rotating order, server pinned to CPU 0 and
@@ -150,7 +151,7 @@ done
 # Report
 
 mkdir -p benches/results
-REPORT=benches/results/foundation-$(date +%F).md
+REPORT=${REPORT:-benches/results/foundation-$(date +%F).md}
 DATE=$(date '+%F %T %z') NPROC=$(nproc) KERNEL=$(uname -r) CPU=$(cpu_model) RUSTC=$(rustc -V) \
     COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown) PROFILE=$(release_profile) \
     ROUNDS=$ROUNDS SECS=$SECS CG_WARMUP=$CG_WARMUP CG_SECS=$CG_SECS CONNS=$CONNS SIZE=$SIZE \
