@@ -353,6 +353,16 @@ impl Registration {
         self.io.poll_ready(cx, direction)
     }
 
+    /// The readiness cached for `direction` now, without waiting: `None` when the last
+    /// operation drained it and no edge came since (a syscall would say `EAGAIN`).
+    ///
+    /// # Errors
+    /// The reactor has shut down.
+    #[inline]
+    pub fn ready_now(&self, direction: Direction) -> io::Result<Option<ReadyEvent>> {
+        self.io.ready_now(direction)
+    }
+
     /// The syscall said `EAGAIN` (or a short read/write proved the socket drained): forget the
     /// readiness `event` reported, unless a newer edge arrived meanwhile.
     #[inline]

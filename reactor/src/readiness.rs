@@ -275,6 +275,17 @@ impl ScheduledIo {
         self.poll_ready_slow(cx, direction)
     }
 
+    /// The readiness cached for `direction` now, without waiting or storing a waker: `None`
+    /// when not ready. The error: the reactor has shut down.
+    #[inline]
+    pub(crate) fn ready_now(&self, direction: Direction) -> io::Result<Option<ReadyEvent>> {
+        let cur = self.readiness.load(Ordering::Acquire);
+        if cur & (direction.ready_mask() | SHUTDOWN) == 0 {
+            return Ok(None);
+        }
+        Self::ready_or_shutdown(cur, direction).map(Some)
+    }
+
     /// Not ready at first sight. The common case, tried first: the lock is free, the source is
     /// still not ready and the slot already holds this task's waker, which is simply re-armed
     /// (no calls), so it is inlined into the operation. Anything else goes to

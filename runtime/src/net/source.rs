@@ -57,6 +57,35 @@ impl<T: AsFd> Source<T> {
         self.registration.poll_ready(cx, direction)
     }
 
+    /// Waits until `direction` may make progress: readiness only, no syscall, no budget. Any
+    /// number of tasks may wait at once.
+    pub(crate) async fn ready(&self, direction: Direction) -> io::Result<()> {
+        std::future::poll_fn(|cx| self.poll_ready(cx, direction)).await
+    }
+
+    /// One attempt of `op` without waiting: `WouldBlock` at once (no syscall) while the cached
+    /// readiness says the direction is drained; after an `EAGAIN` from `op`, readiness is
+    /// cleared so that [`ready`](Source::ready) waits for the next edge.
+    pub(crate) fn try_io<R>(
+        &self,
+        direction: Direction,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let Some(event) = self.registration.ready_now(direction)? else {
+            return Err(io::ErrorKind::WouldBlock.into());
+        };
+        loop {
+            match op(&self.io) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.registration.clear_readiness(event);
+                    return Err(e);
+                }
+                result => return result,
+            }
+        }
+    }
+
     /// Forgets readiness after `EAGAIN`.
     pub(crate) fn clear_readiness(&self, event: weft_reactor::ReadyEvent) {
         self.registration.clear_readiness(event);

@@ -1,8 +1,11 @@
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+
+use weft_reactor::{socket, Direction};
 
 use super::io_util;
 use super::source::Source;
@@ -103,6 +106,62 @@ impl TcpStream {
             source: &self.source,
             buf,
         }
+    }
+
+    /// Waits until the stream is readable: data, end of stream or an error waits for the next
+    /// read. Readiness can be stale (another task read first): follow it with
+    /// [`try_read`](TcpStream::try_read), which then says `WouldBlock` and re-arms the wait.
+    /// Several tasks may wait at once.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use weft_runtime::net::{TcpListener, TcpStream};
+    /// weft_runtime::Runtime::new()?.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0")?;
+    ///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (server, _) = listener.accept().await?;
+    ///     client.write_all(b"hi").await?;
+    ///     let mut buf = [0; 16];
+    ///     let n = loop {
+    ///         server.readable().await?;
+    ///         match server.try_read(&mut buf) {
+    ///             Ok(n) => break n,
+    ///             Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
+    ///             Err(e) => return Err(e),
+    ///         }
+    ///     };
+    ///     assert_eq!(&buf[..n], b"hi");
+    ///     Ok(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The runtime shut down.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.source.ready(Direction::Read).await
+    }
+
+    /// Waits until the stream is writable (see [`readable`](TcpStream::readable)).
+    ///
+    /// # Errors
+    /// The runtime shut down.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.source.ready(Direction::Write).await
+    }
+
+    /// Reads without waiting: `Ok(0)` is end of stream; `WouldBlock` when nothing is there
+    /// (then [`readable`](TcpStream::readable) waits for more). Spends no cooperative budget.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.source
+            .try_io(Direction::Read, |s| socket::recv(s.as_fd(), buf))
+    }
+
+    /// Writes without waiting: `WouldBlock` when the send buffer is full (then
+    /// [`writable`](TcpStream::writable) waits for room).
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.source
+            .try_io(Direction::Write, |s| socket::send(s.as_fd(), buf))
     }
 
     /// Shuts down one or both halves (`Shutdown::Write` sends FIN: a half-close).

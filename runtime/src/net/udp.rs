@@ -79,6 +79,35 @@ impl UdpSocket {
         poll_fn(|cx| self.source.poll_io(cx, Direction::Read, |s| s.recv(buf))).await
     }
 
+    /// Waits until a datagram (or an error) waits to be received; follow it with
+    /// [`try_recv_from`](UdpSocket::try_recv_from). Several tasks may wait at once.
+    ///
+    /// # Errors
+    /// The runtime shut down.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.source.ready(Direction::Read).await
+    }
+
+    /// Waits until a datagram can be sent; follow it with
+    /// [`try_send_to`](UdpSocket::try_send_to).
+    ///
+    /// # Errors
+    /// The runtime shut down.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.source.ready(Direction::Write).await
+    }
+
+    /// Sends one datagram to `target` without waiting: `WouldBlock` when the send buffer is full.
+    pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
+        self.source
+            .try_io(Direction::Write, |s| s.send_to(buf, target))
+    }
+
+    /// Receives one datagram without waiting: `WouldBlock` when none is queued.
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.source.try_io(Direction::Read, |s| s.recv_from(buf))
+    }
+
     /// The local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.source.get_ref().local_addr()
