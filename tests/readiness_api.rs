@@ -4,6 +4,7 @@
 mod util;
 
 use std::io::ErrorKind;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -120,5 +121,52 @@ fn udp_try_recv_from_would_block_then_readable_and_try_send_to() {
             }
         };
         assert_eq!((&buf[..n], from), (&b"dgram"[..], a.local_addr().unwrap()));
+    });
+}
+
+#[test]
+fn a_readable_and_try_read_loop_on_a_socket_that_stays_ready_lets_other_tasks_run() {
+    run(async {
+        let (mut client, server) = pair().await;
+        // all queued before the reader starts: it finds the socket ready for every read
+        const QUEUED: usize = 32 * 1024;
+        within(SHORT, client.write_all(&vec![1u8; QUEUED]))
+            .await
+            .unwrap();
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let ticker = weft::spawn({
+            let ticks = ticks.clone();
+            async move {
+                loop {
+                    ticks.fetch_add(1, Ordering::SeqCst);
+                    weft::yield_now().await;
+                }
+            }
+        });
+        let reader = weft::spawn({
+            let ticks = ticks.clone();
+            async move {
+                let mut byte = [0; 1];
+                // the first wait may park until the loop has turned the reactor and seen the data
+                server.readable().await.unwrap();
+                let mut got = server.try_read(&mut byte).unwrap();
+                let start = ticks.load(Ordering::SeqCst);
+                while got < QUEUED / 2 {
+                    server.readable().await.unwrap();
+                    match server.try_read(&mut byte) {
+                        Ok(n) => got += n,
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                ticks.load(Ordering::SeqCst) - start
+            }
+        });
+        let ticked = within(SHORT, reader).await.unwrap();
+        ticker.abort();
+        assert!(
+            ticked > 0,
+            "another task never ran while 16 KiB were read a byte at a time"
+        );
     });
 }

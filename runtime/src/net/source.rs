@@ -57,10 +57,15 @@ impl<T: AsFd> Source<T> {
         self.registration.poll_ready(cx, direction)
     }
 
-    /// Waits until `direction` may make progress: readiness only, no syscall, no budget. Any
-    /// number of tasks may wait at once.
+    /// Waits until `direction` may make progress: readiness only, no syscall. Any number of
+    /// tasks may wait at once. Spends one unit of cooperative budget once ready, so a
+    /// `ready` + `try_io` loop on a socket that stays ready still lets other tasks run.
     pub(crate) async fn ready(&self, direction: Direction) -> io::Result<()> {
-        std::future::poll_fn(|cx| self.poll_ready(cx, direction)).await
+        std::future::poll_fn(|cx| {
+            ready!(self.poll_ready(cx, direction))?;
+            coop::poll_proceed(cx).map(Ok)
+        })
+        .await
     }
 
     /// One attempt of `op` without waiting: `WouldBlock` at once (no syscall) while the cached
