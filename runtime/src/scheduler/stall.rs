@@ -178,9 +178,11 @@ impl StallMonitor {
             let spawned_at = self.spawned_at.load(Ordering::Acquire);
             // the location read belongs to this poll only if the poll is still the same one
             if self.seq.load(Ordering::Acquire) == seq {
-                // SAFETY: `spawned_at` only ever holds null or a pointer made from a
-                // `&'static Location` (`poll_started`), valid for the whole program.
-                self.report_running(unsafe { spawned_at.as_ref() }, running);
+                // `spawned_at` only ever holds null or a pointer made from a `&'static Location`
+                // (`poll_started`), valid for the whole program.
+                // SAFETY: see above: null or a pointer to a `'static` value.
+                let spawned_at = unsafe { spawned_at.as_ref() };
+                self.report_running(spawned_at, running);
             }
         }
     }
