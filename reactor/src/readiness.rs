@@ -195,11 +195,11 @@ impl Slot {
         false
     }
 
-    /// Takes every waker out (shutdown, deregistration).
-    fn take_all(&mut self, into: &mut Vec<Waker>) {
+    /// Takes every waker out (shutdown, deregistration): the stored one and the others
+    /// (an empty `Vec` unless several tasks waited, so no allocation in the usual case).
+    fn take_all(&mut self) -> (Option<Waker>, Vec<Waker>) {
         self.armed = false;
-        into.extend(self.waker.take());
-        into.append(&mut self.others);
+        (self.waker.take(), std::mem::take(&mut self.others))
     }
 }
 
@@ -256,8 +256,11 @@ impl ScheduledIo {
         self.readiness.fetch_or(SHUTDOWN, Ordering::AcqRel);
         let mut guard = self.waiters.lock();
         let waiters = &mut *guard;
-        waiters.reader.take_all(wake);
-        waiters.writer.take_all(wake);
+        for slot in [&mut waiters.reader, &mut waiters.writer] {
+            let (waker, others) = slot.take_all();
+            wake.extend(waker);
+            wake.extend(others);
+        }
     }
 
     /// Ready when the direction can try its syscall; otherwise stores the waker. The error:
@@ -379,12 +382,9 @@ impl ScheduledIo {
 
     /// Takes the stored wakers out (the source is being deregistered); the caller drops them
     /// after releasing its own locks.
-    pub(crate) fn take_waiters(&self) -> Vec<Waker> {
-        let mut taken = Vec::new();
+    pub(crate) fn take_waiters(&self) -> [(Option<Waker>, Vec<Waker>); 2] {
         let mut waiters = self.waiters.lock();
-        waiters.reader.take_all(&mut taken);
-        waiters.writer.take_all(&mut taken);
-        taken
+        [waiters.reader.take_all(), waiters.writer.take_all()]
     }
 }
 
