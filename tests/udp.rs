@@ -36,8 +36,8 @@ fn connected_sockets_send_and_recv_and_ignore_strangers() {
         let a = bind();
         let b = bind();
         let stranger = bind();
-        a.connect(b.local_addr().unwrap()).unwrap();
-        b.connect(a.local_addr().unwrap()).unwrap();
+        a.connect(b.local_addr().unwrap()).await.unwrap();
+        b.connect(a.local_addr().unwrap()).await.unwrap();
         assert_eq!(a.peer_addr().unwrap(), b.local_addr().unwrap());
 
         // A datagram from a third socket is filtered out by the kernel.
@@ -105,7 +105,7 @@ fn an_echo_server_task_answers_two_hundred_round_trips() {
             }
         });
         let client = bind();
-        client.connect(server_addr).unwrap();
+        client.connect(server_addr).await.unwrap();
         let mut buf = [0; 1500];
         for i in 0..200u64 {
             let msg = payload(i, 1 + (i as usize * 37) % 1400);

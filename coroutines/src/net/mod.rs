@@ -44,9 +44,11 @@ mod udp;
 pub use tcp_listener::{Incoming, TcpListener};
 pub use tcp_stream::TcpStream;
 pub use udp::UdpSocket;
+pub use weft_runtime::net::ToSocketAddrs;
 
 use std::future::{poll_fn, Future};
 use std::io;
+use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{ready, Context, Poll};
@@ -56,6 +58,24 @@ use crate::coroutine::{
     current, park_io, park_on, place, refuse_while_panicking, spend_budget, Place,
 };
 use crate::wait::block_on;
+
+/// Resolves `host` to its socket addresses, as [`std::net::ToSocketAddrs`] does, but on the
+/// blocking pool while the coroutine parks (literal addresses are returned at once).
+///
+/// ```
+/// let rt = weft_runtime::Runtime::new()?;
+/// let lookup = rt.block_on(async {
+///     weft_coroutines::spawn(|| weft_coroutines::net::lookup_host(("localhost", 80))).await
+/// });
+/// assert!(lookup??.all(|a| a.ip().is_loopback()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// As `weft::net::lookup_host`; see the [module docs](self) for calls outside a coroutine.
+pub fn lookup_host<A: ToSocketAddrs>(host: A) -> io::Result<std::vec::IntoIter<SocketAddr>> {
+    io_wait(weft_runtime::net::lookup_host(host), None, "lookup_host")
+}
 
 /// Runs the socket operation `op` to completion from synchronous code (see the module docs),
 /// bounded by `timeout`. `what` names the call in errors.

@@ -1,10 +1,10 @@
 use std::cell::UnsafeCell;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::{io_poll, io_wait, Timeout};
+use super::{io_poll, io_wait, Timeout, ToSocketAddrs};
 
 /// A TCP connection with `std::io::Read` and `Write`: reads and writes park the coroutine
 /// until the socket is ready, so `BufReader`, `read_to_end` and std-style parsers work as is.
@@ -55,8 +55,9 @@ pub struct TcpStream {
 unsafe impl Sync for TcpStream {}
 
 impl TcpStream {
-    /// Connects to the first address of `addr` that accepts (names are resolved on this
-    /// thread with the system resolver, which blocks the loop: prefer socket addresses).
+    /// Connects to the first address of `addr` that accepts. A host name is resolved on the
+    /// blocking pool while the coroutine parks (see `weft::net::lookup_host`), so a slow DNS
+    /// server holds up this coroutine only.
     ///
     /// # Errors
     /// Every address failed (the last error names it), or see the

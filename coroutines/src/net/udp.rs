@@ -1,8 +1,8 @@
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{io_wait, Timeout};
+use super::{io_wait, Timeout, ToSocketAddrs};
 
 /// A UDP socket whose sends and receives park the coroutine.
 ///
@@ -35,7 +35,7 @@ impl UdpSocket {
     ///
     /// # Errors
     /// No address could be bound, or no runtime runs on this thread.
-    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
+    pub fn bind<A: std::net::ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
         Ok(UdpSocket {
             inner: weft_runtime::net::UdpSocket::bind(addr)?,
             read_timeout: Timeout::default(),
@@ -69,12 +69,13 @@ impl UdpSocket {
     }
 
     /// Sets the default peer for [`send`](UdpSocket::send) and filters what
-    /// [`recv`](UdpSocket::recv) accepts.
+    /// [`recv`](UdpSocket::recv) accepts. A host name is resolved on the blocking pool while
+    /// the coroutine parks.
     ///
     /// # Errors
     /// The address could not be resolved or connected.
     pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
-        self.inner.connect(addr)
+        io_wait(self.inner.connect(addr), None, "connect")
     }
 
     /// Sends one datagram to the connected peer.

@@ -20,12 +20,13 @@
 mod handoff;
 mod pool;
 
+use std::io;
 use std::time::Duration;
 
 pub(crate) use pool::Spawner;
 
 use crate::runtime::Handle;
-use crate::task::JoinHandle;
+use crate::task::{JoinError, JoinHandle};
 
 /// How a runtime's blocking pool is set up (see [`crate::Builder`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,5 +94,29 @@ where
     match Handle::try_current() {
         Ok(handle) => handle.spawn_blocking(f),
         Err(e) => panic!("weft::spawn_blocking: {e}"),
+    }
+}
+
+/// Runs the blocking operation `f` on the current runtime's pool and waits for its result
+/// (see [`join_io`]; `what` names the caller in errors).
+pub(crate) async fn run_io<F, T>(what: &str, f: F) -> io::Result<T>
+where
+    F: FnOnce() -> io::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    join_io(what, Handle::try_current()?.spawn_blocking(f).await)?
+}
+
+/// A pool job's outcome for an I/O caller: a panic travels on to the awaiting task; a
+/// cancellation (the runtime shut down before the job ran) becomes an error naming `what`.
+pub(crate) fn join_io<T>(what: &str, result: Result<T, JoinError>) -> io::Result<T> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(e) => match e.try_into_panic() {
+            Ok(payload) => std::panic::resume_unwind(payload),
+            Err(e) => Err(io::Error::other(format!(
+                "{what}: the runtime shut down before the operation ran ({e})"
+            ))),
+        },
     }
 }

@@ -67,7 +67,7 @@ use std::path::{Path, PathBuf};
 pub use file::{File, OpenOptions};
 pub use read_dir::{read_dir, DirEntry, ReadDir};
 
-use crate::runtime::Handle;
+use crate::blocking;
 use crate::task::JoinError;
 
 /// Runs `f` on the current runtime's blocking pool and returns what it returns.
@@ -76,21 +76,12 @@ where
     F: FnOnce() -> io::Result<T> + Send + 'static,
     T: Send + 'static,
 {
-    join(Handle::try_current()?.spawn_blocking(f).await)?
+    blocking::run_io("weft::fs", f).await
 }
 
-/// A pool job's outcome: a panic travels on to the awaiting task; a cancellation (the runtime
-/// shut down first) becomes an error.
+/// A pool job's outcome (see [`blocking::join_io`]).
 fn join<T>(result: Result<T, JoinError>) -> io::Result<T> {
-    match result {
-        Ok(value) => Ok(value),
-        Err(e) => match e.try_into_panic() {
-            Ok(payload) => std::panic::resume_unwind(payload),
-            Err(e) => Err(io::Error::other(format!(
-                "weft::fs: the runtime shut down before the operation ran ({e})"
-            ))),
-        },
-    }
+    blocking::join_io("weft::fs", result)
 }
 
 /// Reads a whole file ([`std::fs::read`]).

@@ -3,8 +3,10 @@
 //! Every socket is non-blocking and registered once, for both directions, with the reactor of
 //! the runtime that created it. Operations try the syscall first and wait only on `EAGAIN`;
 //! each completed operation spends one unit of the task's cooperative budget, so a connection
-//! that always has data cannot starve the others.
+//! that always has data cannot starve the others. Host names are resolved on the blocking pool
+//! ([`lookup_host`]), never on the loop thread.
 
+mod addr;
 mod io_util;
 mod source;
 mod split;
@@ -14,6 +16,7 @@ mod tcp_stream;
 mod udp;
 mod unbudgeted;
 
+pub use addr::{lookup_host, ToSocketAddrs};
 pub use io_util::{ReadExactFuture, ReadFuture, WriteAllFuture, WriteFuture};
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
 pub use tcp_listener::TcpListener;

@@ -72,6 +72,10 @@ impl Backoff {
 impl TcpListener {
     /// Binds with `SO_REUSEADDR` and a backlog of 1024; tries each address of `addr` in turn.
     ///
+    /// `bind` is synchronous, so a host name in `addr` is resolved on the calling thread; in
+    /// code running on the loop, pass an address or resolve it first with
+    /// [`lookup_host`](super::lookup_host).
+    ///
     /// # Errors
     /// No address could be bound (the last error is returned, naming its address), or there
     /// is no runtime on this thread.

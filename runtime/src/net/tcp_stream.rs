@@ -1,5 +1,5 @@
 use std::io;
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr};
 use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -7,10 +7,11 @@ use std::task::{Context, Poll};
 
 use weft_reactor::{socket, Direction};
 
+use super::addr::resolve;
 use super::io_util;
 use super::source::Source;
 use super::split::{OwnedReadHalf, OwnedWriteHalf};
-use super::TcpSocket;
+use super::{TcpSocket, ToSocketAddrs};
 
 /// A TCP connection on the reactor.
 ///
@@ -35,14 +36,15 @@ pub struct TcpStream {
 impl TcpStream {
     /// Connects to the first address of `addr` that accepts.
     ///
-    /// Host names are resolved with the system resolver on the calling thread, which blocks
-    /// the loop; pass socket addresses in latency-sensitive code.
+    /// A host name is resolved on the blocking pool ([`lookup_host`](super::lookup_host)), so
+    /// a slow DNS server delays this connect only, not the loop.
     ///
     /// # Errors
-    /// Every address failed; the error is the last one, naming its address.
+    /// The name could not be resolved, or every address failed; the error is the last one,
+    /// naming its address.
     pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         let mut last = None;
-        for addr in addr.to_socket_addrs()? {
+        for addr in resolve(&addr).await? {
             let socket = match addr {
                 SocketAddr::V4(_) => TcpSocket::new_v4()?,
                 SocketAddr::V6(_) => TcpSocket::new_v6()?,

@@ -1,10 +1,12 @@
 use std::future::poll_fn;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
 use weft_reactor::Direction;
 
+use super::addr::resolve;
 use super::source::Source;
+use super::ToSocketAddrs;
 
 /// A UDP socket on the reactor. Any number of tasks may send and receive on one socket at once
 /// (`Arc<UdpSocket>`); each waiting task is woken when the socket gets ready.
@@ -30,9 +32,13 @@ pub struct UdpSocket {
 impl UdpSocket {
     /// Binds to the first address of `addr` that works.
     ///
+    /// `bind` is synchronous, so a host name in `addr` is resolved on the calling thread; in
+    /// code running on the loop, pass an address or resolve it first with
+    /// [`lookup_host`](super::lookup_host).
+    ///
     /// # Errors
     /// No address could be bound, or there is no runtime on this thread.
-    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
+    pub fn bind<A: std::net::ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
         let socket = std::net::UdpSocket::bind(addr)?;
         UdpSocket::from_std(socket)
     }
@@ -64,9 +70,23 @@ impl UdpSocket {
     }
 
     /// Sets the default peer for [`send`](UdpSocket::send) and filters what
-    /// [`recv`](UdpSocket::recv) accepts.
-    pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
-        self.source.get_ref().connect(addr)
+    /// [`recv`](UdpSocket::recv) accepts: the first address of `addr` that the socket can
+    /// connect to (a host name is resolved on the blocking pool, as in
+    /// [`lookup_host`](super::lookup_host)).
+    ///
+    /// # Errors
+    /// The name could not be resolved, or no address could be connected (the last error).
+    pub async fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
+        let mut last = None;
+        for addr in resolve(&addr).await? {
+            match self.source.get_ref().connect(addr) {
+                Ok(()) => return Ok(()),
+                Err(e) => last = Some(io::Error::new(e.kind(), format!("connect to {addr}: {e}"))),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "connect: no addresses to try")
+        }))
     }
 
     /// Sends one datagram to the connected peer.
