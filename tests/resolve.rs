@@ -123,3 +123,19 @@ fn a_coroutine_connects_and_looks_up_by_name() {
     });
     assert!(blocking_threads(&rt) >= 1);
 }
+
+#[test]
+fn a_plain_thread_resolves_in_place() {
+    let found = std::thread::spawn(|| weft::coroutines::net::lookup_host(("localhost", 80)))
+        .join()
+        .unwrap()
+        .unwrap();
+    assert!(found
+        .into_iter()
+        .all(|a| a.ip().is_loopback() && a.port() == 80));
+    let err = std::thread::spawn(|| weft::coroutines::net::lookup_host("localhost"))
+        .join()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+}

@@ -71,8 +71,11 @@ use crate::wait::block_on;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
+/// On a plain thread (no runtime) it resolves in place, like `std`; on an event-loop thread
+/// outside a coroutine it returns an error, as every call here does.
+///
 /// # Errors
-/// As `weft::net::lookup_host`; see the [module docs](self) for calls outside a coroutine.
+/// As `weft::net::lookup_host`.
 pub fn lookup_host<A: ToSocketAddrs>(host: A) -> io::Result<std::vec::IntoIter<SocketAddr>> {
     io_wait(weft_runtime::net::lookup_host(host), None, "lookup_host")
 }

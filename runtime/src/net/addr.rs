@@ -10,6 +10,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use crate::blocking;
+use crate::runtime::Handle;
 
 /// Something weft can turn into socket addresses: what
 /// [`TcpStream::connect`](super::TcpStream::connect),
@@ -59,10 +60,12 @@ use sealed::{Resolve, Target};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 ///
+/// Awaited on a thread that runs no weft runtime (a plain thread with its own executor), it
+/// resolves in place: that thread has no loop to stall.
+///
 /// # Errors
 /// A malformed address (`InvalidInput`, without a trip to the pool); the resolver's error,
-/// naming `host`; or the call is outside a runtime, or the runtime shut down before the
-/// lookup ran.
+/// naming `host`; or the runtime shut down before the lookup ran.
 pub async fn lookup_host<A: ToSocketAddrs>(host: A) -> io::Result<std::vec::IntoIter<SocketAddr>> {
     resolve(&host).await.map(Vec::into_iter)
 }
@@ -74,11 +77,17 @@ pub(crate) async fn resolve<A: ToSocketAddrs + ?Sized>(host: &A) -> io::Result<V
         Target::Name(name, port) => (name, port),
     };
     let shown = format!("{name}:{port}");
-    blocking::run_io("resolving a host name", move || {
+    let lookup = move || {
         std::net::ToSocketAddrs::to_socket_addrs(&(name.as_str(), port)).map(Iterator::collect)
-    })
-    .await
-    .map_err(|e| io::Error::new(e.kind(), format!("resolving {shown}: {e}")))
+    };
+    let found = if Handle::try_current().is_ok() {
+        blocking::run_io("resolving a host name", lookup).await
+    } else {
+        // Not a loop thread (a plain thread running its own executor): blocking here stalls
+        // nothing, and there is no pool to hand the lookup to.
+        lookup()
+    };
+    found.map_err(|e| io::Error::new(e.kind(), format!("resolving {shown}: {e}")))
 }
 
 fn one(addr: SocketAddr) -> io::Result<Target> {
