@@ -107,3 +107,63 @@ fn a_waiter_that_gave_up_does_not_keep_the_others_from_being_woken() {
         assert_eq!(peer, client.local_addr().unwrap());
     });
 }
+
+/// A waker that only counts as alive: the test keeps a `Weak` to each and checks, once the
+/// operations are dropped, that the socket kept none of them.
+struct Inert;
+impl std::task::Wake for Inert {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// Polls 100 operations made by `start`, each with a waker of its own, once each (they join
+/// the waiter already parked on the socket), drops them, and returns how many of their
+/// wakers the socket still holds.
+fn wakers_kept_after_dropping<F: std::future::Future>(mut start: impl FnMut() -> F) -> usize {
+    let mut lent = Vec::new();
+    for _ in 0..100 {
+        let inert = Arc::new(Inert);
+        lent.push(Arc::downgrade(&inert));
+        let waker = std::task::Waker::from(inert);
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut op = std::pin::pin!(start());
+        assert!(op.as_mut().poll(&mut cx).is_pending(), "nothing was ready");
+    }
+    lent.iter().filter(|w| w.upgrade().is_some()).count()
+}
+
+#[test]
+fn a_dropped_wait_beside_another_waiter_leaves_nothing_behind() {
+    run(async {
+        let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").unwrap());
+        let addr = socket.local_addr().unwrap();
+        let listener = Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+        let listen_addr = listener.local_addr().unwrap();
+        // The parked waiters the dropped operations join.
+        let receiver = weft::spawn({
+            let socket = socket.clone();
+            async move {
+                let mut buf = [0; 8];
+                socket.recv_from(&mut buf).await.map(|(n, _)| n)
+            }
+        });
+        let acceptor = weft::spawn({
+            let listener = listener.clone();
+            async move { listener.accept().await.map(|(_, peer)| peer) }
+        });
+        let_them_wait().await;
+
+        let shared = &socket;
+        let receive = || async move { shared.recv_from(&mut [0; 8]).await };
+        assert_eq!(wakers_kept_after_dropping(receive), 0);
+        assert_eq!(wakers_kept_after_dropping(|| socket.readable()), 0);
+        assert_eq!(wakers_kept_after_dropping(|| listener.accept()), 0);
+
+        // The waiters that stayed are still woken.
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sender.send_to(b"still", addr).await.unwrap();
+        assert_eq!(within(SHORT, receiver).await.unwrap().unwrap(), 5);
+        let client = TcpStream::connect(listen_addr).await.unwrap();
+        let peer = within(SHORT, acceptor).await.unwrap().unwrap();
+        assert_eq!(peer, client.local_addr().unwrap());
+    });
+}

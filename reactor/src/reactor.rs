@@ -353,6 +353,30 @@ impl Registration {
         self.io.poll_ready(cx, direction)
     }
 
+    /// [`poll_ready`](Registration::poll_ready) for an operation several tasks may wait on at
+    /// once (methods taking `&self`: accept, UDP, `readable`). When this task waits beside
+    /// another, a clone of its waker is lent to the source and recorded in `lent`; an
+    /// operation dropped before it completes hands `lent` to
+    /// [`withdraw`](Registration::withdraw), so that the source does not keep its task alive.
+    ///
+    /// # Errors
+    /// The reactor has shut down.
+    #[inline]
+    pub fn poll_ready_shared(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        lent: &mut Option<Waker>,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        self.io.poll_ready_shared(cx, direction, lent)
+    }
+
+    /// Takes back the waker a dropped operation lent (see
+    /// [`poll_ready_shared`](Registration::poll_ready_shared)); nothing when `lent` is empty.
+    pub fn withdraw(&self, direction: Direction, lent: &mut Option<Waker>) {
+        self.io.withdraw(direction, lent);
+    }
+
     /// The readiness cached for `direction` now, without waiting: `None` when the last
     /// operation drained it and no edge came since (a syscall would say `EAGAIN`).
     ///

@@ -143,7 +143,8 @@ struct Slot {
     armed: bool,
     /// Further tasks waiting at the same time, which only methods taking `&self` allow (several
     /// tasks in `accept` on one shared listener, in `recv_from` on one UDP socket): each is
-    /// woken, by value, with the armed one. A task appears once however often it polls. Only
+    /// woken, by value, with the armed one. A task appears once however often it polls, and an
+    /// operation dropped while it waits takes its task out again (`withdraw`). Only
     /// ever non-empty while `armed` (a task joins here only while another one waits, and
     /// releasing the slot empties it), so a slot nobody waits on costs one test.
     others: Vec<Waker>,
@@ -175,24 +176,35 @@ impl Slot {
     }
 
     /// Makes the task of `waker` wait here (the caller holds the waiters' lock and saw the
-    /// direction not ready). Returns `true` when `waker` must be stored in place of the
-    /// slot's unarmed one, which the caller does after unlocking.
+    /// direction not ready).
     #[inline]
-    fn wait(&mut self, waker: &Waker) -> bool {
+    fn wait(&mut self, waker: &Waker) -> Wait {
         match &self.waker {
-            Some(stored) if stored.will_wake(waker) => self.armed = true,
+            Some(stored) if stored.will_wake(waker) => {
+                self.armed = true;
+                Wait::Armed
+            }
             // another task waits already: this one joins it
             Some(_) if self.armed => {
                 if !self.others.iter().any(|other| other.will_wake(waker)) {
                     self.others.push(waker.clone());
                 }
+                Wait::Joined
             }
             _ => {
                 self.armed = true;
-                return true;
+                Wait::Store
             }
         }
-        false
+    }
+
+    /// Takes `waker`'s task out of the others (it stopped waiting), if it is there.
+    fn withdraw(&mut self, waker: &Waker) -> Option<Waker> {
+        let at = self
+            .others
+            .iter()
+            .position(|other| other.will_wake(waker))?;
+        Some(self.others.swap_remove(at))
     }
 
     /// Takes every waker out (shutdown, deregistration): the stored one and the others
@@ -201,6 +213,16 @@ impl Slot {
         self.armed = false;
         (self.waker.take(), std::mem::take(&mut self.others))
     }
+}
+
+/// How [`Slot::wait`] made a task wait.
+enum Wait {
+    /// The slot already held the task's waker and is armed with it.
+    Armed,
+    /// The slot is armed for the task; the caller stores its waker after unlocking.
+    Store,
+    /// Another task holds the slot: this one is among the others.
+    Joined,
 }
 
 /// Lets the driver's owner wake tasks in place while the driver dispatches events.
@@ -275,7 +297,40 @@ impl ScheduledIo {
         if cur & direction.ready_mask() != 0 {
             return Poll::Ready(Ok(Self::event(cur, direction)));
         }
-        self.poll_ready_slow(cx, direction)
+        self.poll_ready_slow(cx, direction, None)
+    }
+
+    /// [`poll_ready`](ScheduledIo::poll_ready) for a wait that other tasks may share. When
+    /// the task joins the others, a clone of its waker goes to `lent` for
+    /// [`withdraw`](ScheduledIo::withdraw); once ready, `lent` is emptied (the edge that made
+    /// the direction ready released every waiter).
+    pub(crate) fn poll_ready_shared(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        lent: &mut Option<Waker>,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        let cur = self.readiness.load(Ordering::Acquire);
+        if cur & direction.ready_mask() != 0 {
+            *lent = None;
+            return Poll::Ready(Ok(Self::event(cur, direction)));
+        }
+        let polled = self.poll_ready_slow(cx, direction, Some(lent));
+        if polled.is_ready() {
+            *lent = None;
+        }
+        polled
+    }
+
+    /// A task that joined the others stopped waiting (its operation was dropped): takes its
+    /// waker out, so the slot does not keep a finished task alive until the next edge.
+    pub(crate) fn withdraw(&self, direction: Direction, lent: &mut Option<Waker>) {
+        let Some(waker) = lent.take() else {
+            return;
+        };
+        let taken = self.waiters.lock().slot(direction).withdraw(&waker);
+        // Dropping a waker may free a task: not under the lock.
+        drop(taken);
     }
 
     /// The readiness cached for `direction` now, without waiting or storing a waker: `None`
@@ -298,6 +353,7 @@ impl ScheduledIo {
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
+        lent: Option<&mut Option<Waker>>,
     ) -> Poll<io::Result<ReadyEvent>> {
         if let Some(mut waiters) = self.waiters.try_lock() {
             let cur = self.readiness.load(Ordering::Acquire);
@@ -309,16 +365,18 @@ impl ScheduledIo {
                 }
             }
         }
-        self.poll_ready_locked(cx, direction)
+        self.poll_ready_locked(cx, direction, lent)
     }
 
     /// The general case: wait for the lock, re-check readiness under it, store (or keep) and
-    /// arm the waker. Storing a different waker is out of line.
+    /// arm the waker, or join the others (lending a clone to `lent` when the caller keeps
+    /// one). Storing a different waker is out of line.
     #[inline(never)]
     fn poll_ready_locked(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
+        lent: Option<&mut Option<Waker>>,
     ) -> Poll<io::Result<ReadyEvent>> {
         let mut waiters = self.waiters.lock();
         let cur = self.readiness.load(Ordering::Acquire);
@@ -326,8 +384,17 @@ impl ScheduledIo {
             drop(waiters);
             return Poll::Ready(Self::ready_or_shutdown(cur, direction));
         }
-        if waiters.slot(direction).wait(cx.waker()) {
-            Self::store_waker(waiters, direction, cx.waker());
+        match waiters.slot(direction).wait(cx.waker()) {
+            Wait::Armed => {}
+            Wait::Store => Self::store_waker(waiters, direction, cx.waker()),
+            Wait::Joined => {
+                drop(waiters);
+                if let Some(lent) = lent {
+                    if !lent.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                        *lent = Some(cx.waker().clone());
+                    }
+                }
+            }
         }
         Poll::Pending
     }
@@ -427,6 +494,44 @@ mod tests {
         io.set_readiness(EventBits(EventBits::READABLE), &mut (), &mut wake);
         io.clear_readiness(seen);
         assert!(io.poll_ready(&mut cx, Direction::Read).is_ready());
+    }
+
+    #[test]
+    fn withdrawn_waiters_leave_the_slot_and_the_one_that_stays_is_woken() {
+        let io = ScheduledIo::default();
+        let (stays, waker) = flag();
+        assert!(io
+            .poll_ready(&mut Context::from_waker(&waker), Direction::Read)
+            .is_pending());
+        let mut leavers = Vec::new();
+        for _ in 0..10 {
+            let (gone, waker) = flag();
+            let mut lent = None;
+            let polled =
+                io.poll_ready_shared(&mut Context::from_waker(&waker), Direction::Read, &mut lent);
+            assert!(polled.is_pending());
+            assert!(
+                lent.as_ref().is_some_and(|w| w.will_wake(&waker)),
+                "nothing was lent"
+            );
+            leavers.push((gone, lent));
+        }
+        for (_, lent) in &mut leavers {
+            io.withdraw(Direction::Read, lent);
+            assert!(lent.is_none());
+        }
+        for (gone, _) in &leavers {
+            assert_eq!(
+                Arc::strong_count(gone),
+                1,
+                "the slot kept a withdrawn waker"
+            );
+        }
+        let mut wake = Vec::new();
+        io.set_readiness(EventBits(EventBits::READABLE), &mut (), &mut wake);
+        assert_eq!(wake.len(), 1, "only the waiter that stayed is released");
+        wake.drain(..).for_each(Waker::wake);
+        assert!(stays.0.load(std::sync::atomic::Ordering::SeqCst));
     }
 
     #[test]
@@ -633,6 +738,57 @@ mod loom_models {
                     );
                 }
             }
+        });
+    }
+
+    /// A task that joined the others withdraws (its operation was dropped) while an edge
+    /// arrives: the task that stays is still woken, and no clone of the leaver's waker is
+    /// left behind in any order of events.
+    #[test]
+    fn a_withdrawing_waiter_takes_no_wake_up_from_the_one_that_stays() {
+        loom::model(|| {
+            let io = Arc::new(ScheduledIo::default());
+            let stays = std::sync::Arc::new(Flag(false.into()));
+            let waker = Waker::from(stays.clone());
+            assert!(io
+                .poll_ready(&mut Context::from_waker(&waker), Direction::Read)
+                .is_pending());
+            let driver = {
+                let io = io.clone();
+                loom::thread::spawn(move || {
+                    let mut wake = Vec::new();
+                    io.set_readiness(EventBits(EventBits::READABLE), &mut ByRef, &mut wake);
+                    wake.into_iter().for_each(Waker::wake);
+                })
+            };
+            let leaver = {
+                let io = io.clone();
+                loom::thread::spawn(move || {
+                    let gone = std::sync::Arc::new(Flag(false.into()));
+                    let waker = Waker::from(gone.clone());
+                    let mut cx = Context::from_waker(&waker);
+                    let mut lent = None;
+                    if io
+                        .poll_ready_shared(&mut cx, Direction::Read, &mut lent)
+                        .is_pending()
+                    {
+                        io.withdraw(Direction::Read, &mut lent);
+                    }
+                    assert!(lent.is_none());
+                    gone
+                })
+            };
+            driver.join().unwrap();
+            let gone = leaver.join().unwrap();
+            assert!(
+                stays.0.load(std::sync::atomic::Ordering::SeqCst),
+                "the waiter that stayed slept through the edge"
+            );
+            assert_eq!(
+                std::sync::Arc::strong_count(&gone),
+                1,
+                "a lent waker was kept"
+            );
         });
     }
 

@@ -1,9 +1,10 @@
 //! A socket registered with the reactor, and the one place that turns readiness plus a
 //! non-blocking syscall into a `Poll`.
 
+use std::future::poll_fn;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 
 use weft_reactor::{socket, Direction, ReadyEvent, Registration};
 
@@ -49,20 +50,33 @@ impl<T: AsFd> Source<T> {
     }
 
     /// Ready with the readiness event itself, for callers that run their own syscall loop.
+    /// With `lent` (from [`lent`](Source::lent)), the wait may be shared with other tasks.
     pub(crate) fn poll_ready_event(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
+        lent: Option<&mut Option<Waker>>,
     ) -> Poll<io::Result<weft_reactor::ReadyEvent>> {
-        self.registration.poll_ready(cx, direction)
+        match lent {
+            None => self.registration.poll_ready(cx, direction),
+            Some(lent) => self.registration.poll_ready_shared(cx, direction, lent),
+        }
+    }
+
+    /// A guard for an operation that shares its waits with other tasks; see [`Lent`].
+    pub(crate) fn lent(&self, direction: Direction) -> Lent<'_> {
+        Lent::new(&self.registration, direction)
     }
 
     /// Waits until `direction` may make progress: readiness only, no syscall. Any number of
     /// tasks may wait at once. Spends one unit of cooperative budget once ready, so a
     /// `ready` + `try_io` loop on a socket that stays ready still lets other tasks run.
     pub(crate) async fn ready(&self, direction: Direction) -> io::Result<()> {
-        std::future::poll_fn(|cx| {
-            ready!(self.poll_ready(cx, direction))?;
+        let mut lent = self.lent(direction);
+        poll_fn(|cx| {
+            ready!(self
+                .registration
+                .poll_ready_shared(cx, direction, &mut lent.waker))?;
             coop::poll_proceed(cx).map(Ok)
         })
         .await
@@ -97,26 +111,56 @@ impl<T: AsFd> Source<T> {
     }
 
     /// Runs `op` until it stops saying `EAGAIN`, waiting for readiness in between; spends one
-    /// unit of cooperative budget when it completes.
-    pub(crate) fn poll_io<R>(
+    /// unit of cooperative budget when it completes. Any number of tasks may run operations
+    /// on one source at once (UDP through `&self`).
+    pub(crate) async fn io<R>(
         &self,
-        cx: &mut Context<'_>,
         direction: Direction,
         mut op: impl FnMut(&T) -> io::Result<R>,
-    ) -> Poll<io::Result<R>> {
-        ready!(coop::poll_proceed(cx));
-        loop {
-            let event = ready!(self.registration.poll_ready(cx, direction))?;
-            match op(&self.io) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.registration.clear_readiness(event);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                result => {
-                    return Poll::Ready(result);
+    ) -> io::Result<R> {
+        let mut lent = self.lent(direction);
+        poll_fn(|cx| {
+            ready!(coop::poll_proceed(cx));
+            loop {
+                let event =
+                    ready!(self
+                        .registration
+                        .poll_ready_shared(cx, direction, &mut lent.waker))?;
+                match op(&self.io) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.registration.clear_readiness(event);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    result => return Poll::Ready(result),
                 }
             }
+        })
+        .await
+    }
+}
+
+/// The waker a wait on a shared source lent it (see `Registration::poll_ready_shared`):
+/// taken back when the operation is dropped before it completes, so that the source does not
+/// keep a task that stopped waiting alive until its next edge.
+pub(crate) struct Lent<'a> {
+    registration: &'a Registration,
+    direction: Direction,
+    pub(crate) waker: Option<Waker>,
+}
+
+impl<'a> Lent<'a> {
+    fn new(registration: &'a Registration, direction: Direction) -> Lent<'a> {
+        Lent {
+            registration,
+            direction,
+            waker: None,
         }
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        self.registration.withdraw(self.direction, &mut self.waker);
     }
 }
 

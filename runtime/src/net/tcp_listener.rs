@@ -120,11 +120,22 @@ impl TcpListener {
     /// Errors of the listening socket itself. Resource exhaustion is retried (see the type's
     /// docs); connections aborted before they were accepted are skipped.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        poll_fn(|cx| self.poll_accept(cx)).await
+        let mut lent = self.source.lent(Direction::Read);
+        poll_fn(|cx| self.poll_accept_lending(cx, Some(&mut lent.waker))).await
     }
 
-    /// Polls for a connection; see [`accept`](TcpListener::accept).
+    /// Polls for a connection; see [`accept`](TcpListener::accept). While other tasks wait on
+    /// the same listener, a task that stops polling stays listed until the next connection
+    /// (or a wake-up); `accept` takes itself off the list when dropped.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        self.poll_accept_lending(cx, None)
+    }
+
+    fn poll_accept_lending(
+        &self,
+        cx: &mut Context<'_>,
+        mut lent: Option<&mut Option<Waker>>,
+    ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let mut backoff = self.backoff.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(timer) = backoff.timer.as_mut() {
             if timer.poll_elapsed(cx).is_pending() {
@@ -136,7 +147,10 @@ impl TcpListener {
         }
         ready!(coop::poll_proceed(cx));
         loop {
-            let event = ready!(self.source.poll_ready_event(cx, Direction::Read))?;
+            let event =
+                ready!(self
+                    .source
+                    .poll_ready_event(cx, Direction::Read, lent.as_deref_mut()))?;
             match socket::accept(self.source.get_ref().as_fd()) {
                 Ok((fd, addr)) => {
                     backoff.delay = None;

@@ -1,4 +1,3 @@
-use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 
@@ -53,20 +52,14 @@ impl UdpSocket {
 
     /// Sends one datagram to `target`.
     pub async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
-        poll_fn(|cx| {
-            self.source
-                .poll_io(cx, Direction::Write, |s| s.send_to(buf, target))
-        })
-        .await
+        self.source
+            .io(Direction::Write, |s| s.send_to(buf, target))
+            .await
     }
 
     /// Receives one datagram; bytes beyond `buf`'s length are discarded.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| {
-            self.source
-                .poll_io(cx, Direction::Read, |s| s.recv_from(buf))
-        })
-        .await
+        self.source.io(Direction::Read, |s| s.recv_from(buf)).await
     }
 
     /// Sets the default peer for [`send`](UdpSocket::send) and filters what
@@ -91,12 +84,12 @@ impl UdpSocket {
 
     /// Sends one datagram to the connected peer.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.source.poll_io(cx, Direction::Write, |s| s.send(buf))).await
+        self.source.io(Direction::Write, |s| s.send(buf)).await
     }
 
     /// Receives one datagram from the connected peer.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.source.poll_io(cx, Direction::Read, |s| s.recv(buf))).await
+        self.source.io(Direction::Read, |s| s.recv(buf)).await
     }
 
     /// Waits until a datagram (or an error) waits to be received; follow it with
