@@ -311,11 +311,11 @@ impl ScheduledIo {
         lent: &mut Option<Waker>,
     ) -> Poll<io::Result<ReadyEvent>> {
         let cur = self.readiness.load(Ordering::Acquire);
-        if cur & direction.ready_mask() != 0 {
-            *lent = None;
-            return Poll::Ready(Ok(Self::event(cur, direction)));
-        }
-        let polled = self.poll_ready_slow(cx, direction, Some(lent));
+        let polled = if cur & direction.ready_mask() != 0 {
+            Poll::Ready(Ok(Self::event(cur, direction)))
+        } else {
+            self.poll_ready_slow(cx, direction, Some(&mut *lent))
+        };
         if polled.is_ready() {
             *lent = None;
         }
@@ -585,6 +585,16 @@ mod loom_models {
         }
     }
 
+    /// A driver thread that reports one read edge, waking what it releases (in place first).
+    fn edge_on_another_thread(io: &Arc<ScheduledIo>) -> loom::thread::JoinHandle<()> {
+        let io = io.clone();
+        loom::thread::spawn(move || {
+            let mut wake = Vec::new();
+            io.set_readiness(EventBits(EventBits::READABLE), &mut ByRef, &mut wake);
+            wake.into_iter().for_each(Waker::wake);
+        })
+    }
+
     /// The task drains, gets `EAGAIN`, clears and parks while the driver reports new data (its
     /// waker released through `hook`): it either sees the data or is woken. A lost edge would
     /// leave data unread and nobody awake.
@@ -715,14 +725,7 @@ mod loom_models {
         }
         loom::model(|| {
             let io = Arc::new(ScheduledIo::default());
-            let driver = {
-                let io = io.clone();
-                loom::thread::spawn(move || {
-                    let mut wake = Vec::new();
-                    io.set_readiness(EventBits(EventBits::READABLE), &mut ByRef, &mut wake);
-                    wake.into_iter().for_each(Waker::wake);
-                })
-            };
+            let driver = edge_on_another_thread(&io);
             let other = {
                 let io = io.clone();
                 loom::thread::spawn(move || wait(&io))
@@ -753,14 +756,7 @@ mod loom_models {
             assert!(io
                 .poll_ready(&mut Context::from_waker(&waker), Direction::Read)
                 .is_pending());
-            let driver = {
-                let io = io.clone();
-                loom::thread::spawn(move || {
-                    let mut wake = Vec::new();
-                    io.set_readiness(EventBits(EventBits::READABLE), &mut ByRef, &mut wake);
-                    wake.into_iter().for_each(Waker::wake);
-                })
-            };
+            let driver = edge_on_another_thread(&io);
             let leaver = {
                 let io = io.clone();
                 loom::thread::spawn(move || {
