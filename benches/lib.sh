@@ -113,7 +113,8 @@ PY
 }
 
 # callgrind_start BINARY PORT DIR CPU: starts BINARY (--addr 127.0.0.1:PORT --threads 1) under
-# callgrind pinned to CPU, its log and profiles in DIR, and waits for PORT. Sets CG_WRAPPER (the
+# callgrind pinned to CPU, its log and profiles in DIR, and waits for PORT. CGOPTS adds options
+# to valgrind (e.g. CGOPTS=--dump-instr=yes for a per-instruction profile). Sets CG_WRAPPER (the
 # process started) and CG_PID (the profiled one) and adds both to PIDS; fails with the server's
 # log on stderr when the server does not come up.
 callgrind_start() {
@@ -121,7 +122,7 @@ callgrind_start() {
     mkdir -p "$dir"
     # taskset goes outside valgrind: valgrind does not follow exec, so `valgrind taskset SERVER`
     # would profile taskset and run the server natively.
-    taskset -c "$cpu" valgrind --tool=callgrind --callgrind-out-file="$dir/cg.%p" \
+    taskset -c "$cpu" valgrind --tool=callgrind ${CGOPTS:-} --callgrind-out-file="$dir/cg.%p" \
         "$bin" --addr "127.0.0.1:$port" --threads 1 >"$dir/server.log" 2>&1 &
     CG_WRAPPER=$!
     PIDS+=("$CG_WRAPPER")

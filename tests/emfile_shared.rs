@@ -1,6 +1,7 @@
 //! Out of descriptors with several tasks accepting on one listener: every acceptor backs off
 //! and every one of them accepts once descriptors free up (the backoff timer keeps one waker;
-//! the others must not be forgotten).
+//! the others must not be forgotten), and an `accept` dropped while it waits out the backoff
+//! leaves nothing behind.
 //!
 //! This file holds a single test because it lowers `RLIMIT_NOFILE` for the whole process.
 
@@ -9,7 +10,7 @@ mod util;
 use std::sync::Arc;
 use std::time::Duration;
 
-use util::within;
+use util::{wakers_kept_after_dropping, within};
 use weft::net::TcpListener;
 
 const ACCEPTORS: usize = 3;
@@ -61,6 +62,11 @@ fn every_acceptor_sharing_a_listener_comes_back_after_emfile() {
             let early = acceptors.into_iter().nth(done).unwrap().await;
             panic!("an acceptor finished while no descriptor was free: {early:?}");
         }
+        // Accepts given up during the shortage (a timeout, a `select`) take their task back
+        // off the backoff timer's list, and the last of them to poll the timer does not take
+        // the timer's wake-up with it: the acceptors below still come back.
+        let kept = wakers_kept_after_dropping(|| listener.accept());
+        assert_eq!(kept, 0, "{kept} of 100 dropped accepts are still listed");
 
         drop(restore);
         let mut peers = Vec::new();

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use util::{run, within};
+use util::{run, wakers_kept_after_dropping, within};
 use weft::net::{TcpListener, TcpStream, UdpSocket};
 
 const SHORT: Duration = Duration::from_secs(5);
@@ -106,29 +106,6 @@ fn a_waiter_that_gave_up_does_not_keep_the_others_from_being_woken() {
         let peer = within(SHORT, stayer).await.unwrap().unwrap();
         assert_eq!(peer, client.local_addr().unwrap());
     });
-}
-
-/// A waker that only counts as alive: the test keeps a `Weak` to each and checks, once the
-/// operations are dropped, that the socket kept none of them.
-struct Inert;
-impl std::task::Wake for Inert {
-    fn wake(self: Arc<Self>) {}
-}
-
-/// Polls 100 operations made by `start`, each with a waker of its own, once each (they join
-/// the waiter already parked on the socket), drops them, and returns how many of their
-/// wakers the socket still holds.
-fn wakers_kept_after_dropping<F: std::future::Future>(mut start: impl FnMut() -> F) -> usize {
-    let mut lent = Vec::new();
-    for _ in 0..100 {
-        let inert = Arc::new(Inert);
-        lent.push(Arc::downgrade(&inert));
-        let waker = std::task::Waker::from(inert);
-        let mut cx = std::task::Context::from_waker(&waker);
-        let mut op = std::pin::pin!(start());
-        assert!(op.as_mut().poll(&mut cx).is_pending(), "nothing was ready");
-    }
-    lent.iter().filter(|w| w.upgrade().is_some()).count()
 }
 
 #[test]

@@ -551,3 +551,26 @@ pub fn rerun_self(test: &str, env: &[(&str, String)]) -> std::process::Output {
     }
     cmd.output().expect("running the test binary as a child")
 }
+
+/// A waker that only counts as alive: [`wakers_kept_after_dropping`] keeps a `Weak` to each.
+struct Inert;
+
+impl std::task::Wake for Inert {
+    fn wake(self: std::sync::Arc<Self>) {}
+}
+
+/// Polls 100 operations made by `start` once each, every one with a waker of its own (they
+/// should all be waiting after that poll), drops them, and returns how many of their wakers
+/// are still alive: whatever the operations waited on kept them.
+pub fn wakers_kept_after_dropping<F: Future>(mut start: impl FnMut() -> F) -> usize {
+    let mut lent = Vec::new();
+    for _ in 0..100 {
+        let inert = std::sync::Arc::new(Inert);
+        lent.push(std::sync::Arc::downgrade(&inert));
+        let waker = std::task::Waker::from(inert);
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut op = std::pin::pin!(start());
+        assert!(op.as_mut().poll(&mut cx).is_pending(), "nothing was ready");
+    }
+    lent.iter().filter(|w| w.upgrade().is_some()).count()
+}

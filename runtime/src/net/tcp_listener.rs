@@ -2,8 +2,8 @@ use std::future::poll_fn;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsFd;
-use std::sync::Mutex;
-use std::task::{ready, Context, Poll, Waker};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{ready, Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use weft_reactor::{socket, Direction, TimerEntry};
@@ -44,28 +44,85 @@ const BACKOFF_MAX: Duration = Duration::from_millis(100);
 ///
 /// Several tasks may wait in `accept` on one listener at once (`Arc<TcpListener>`, one
 /// acceptor per worker or per coroutine): each new connection wakes the waiting tasks, and
-/// the ones that find nothing left to accept wait again.
+/// the ones that find nothing left to accept wait again. An `accept` dropped while it waits
+/// (a timeout, a `select`), for a connection or for the backoff timer, takes its task off the
+/// listener's lists, and the others are still woken.
 #[derive(Debug)]
 pub struct TcpListener {
     source: Source<std::net::TcpListener>,
-    backoff: Mutex<Backoff>,
+    backoff: Arc<SharedBackoff>,
 }
 
 #[derive(Debug, Default)]
 struct Backoff {
     delay: Option<Duration>,
     timer: Option<TimerEntry>,
-    /// Every task waiting for the timer (several may accept on one shared listener, but the
-    /// timer keeps only the last one's waker): whoever sees it fire wakes them all.
+    /// Every task waiting for the timer (several may accept on one shared listener). The timer
+    /// itself is polled with the listener's own waker ([`SharedBackoff`]), which wakes them all
+    /// when it fires, so no `accept` dropped meanwhile can take the wake-up with it.
     waiting: Vec<Waker>,
 }
 
+/// The backoff state, and the waker its timer fires.
+#[derive(Debug, Default)]
+struct SharedBackoff(Mutex<Backoff>);
+
+impl SharedBackoff {
+    fn lock(&self) -> MutexGuard<'_, Backoff> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Wake for SharedBackoff {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    /// The timer fired: every task waiting for it retries its `accept`.
+    fn wake_by_ref(self: &Arc<Self>) {
+        let waiting = std::mem::take(&mut self.lock().waiting);
+        waiting.into_iter().for_each(Waker::wake);
+    }
+}
+
 impl Backoff {
-    /// Counts the task of `waker` among those waiting for the timer (once).
-    fn wait(&mut self, waker: &Waker) {
+    /// Counts the task of `waker` among those waiting for the timer (once). With `listed`
+    /// (from `accept`'s [`BackoffWait`]), remembers a clone so a dropped `accept` can take its
+    /// task off the list.
+    fn wait(&mut self, waker: &Waker, listed: Option<&mut Option<Waker>>) {
         if !self.waiting.iter().any(|w| w.will_wake(waker)) {
             self.waiting.push(waker.clone());
         }
+        if let Some(listed) = listed {
+            if !listed.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                *listed = Some(waker.clone());
+            }
+        }
+    }
+}
+
+/// An `accept` waiting out the backoff timer: when it is dropped before the timer fires (a
+/// timeout, a `select`), it takes its task off the timer's list, which would otherwise keep
+/// the task alive until the next `accept` on the listener after the timer fired.
+struct BackoffWait<'a> {
+    backoff: &'a SharedBackoff,
+    listed: Option<Waker>,
+}
+
+impl Drop for BackoffWait<'_> {
+    fn drop(&mut self) {
+        let Some(waker) = self.listed.take() else {
+            return;
+        };
+        let mut backoff = self.backoff.lock();
+        let taken = backoff
+            .waiting
+            .iter()
+            .position(|w| w.will_wake(&waker))
+            .map(|at| backoff.waiting.swap_remove(at));
+        // Dropping a waker may free a task: not under the lock.
+        drop(backoff);
+        drop(taken);
     }
 }
 
@@ -110,7 +167,7 @@ impl TcpListener {
     pub(super) fn from_source(source: Source<std::net::TcpListener>) -> io::Result<TcpListener> {
         Ok(TcpListener {
             source,
-            backoff: Mutex::new(Backoff::default()),
+            backoff: Arc::default(),
         })
     }
 
@@ -121,29 +178,43 @@ impl TcpListener {
     /// docs); connections aborted before they were accepted are skipped.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let mut lent = self.source.lent(Direction::Read);
-        poll_fn(|cx| self.poll_accept_lending(cx, Some(&mut lent.waker))).await
+        let mut backing_off = BackoffWait {
+            backoff: &self.backoff,
+            listed: None,
+        };
+        poll_fn(|cx| {
+            self.poll_accept_lending(cx, Some(&mut lent.waker), Some(&mut backing_off.listed))
+        })
+        .await
     }
 
     /// Polls for a connection; see [`accept`](TcpListener::accept). While other tasks wait on
     /// the same listener, a task that stops polling stays listed until the next connection
     /// (or a wake-up); `accept` takes itself off the list when dropped.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        self.poll_accept_lending(cx, None)
+        self.poll_accept_lending(cx, None, None)
     }
 
+    /// `lent` and `listed`: where `accept` keeps the wakers it lent to a wait shared with other
+    /// acceptors and to the backoff timer's list, to take them back when dropped.
     fn poll_accept_lending(
         &self,
         cx: &mut Context<'_>,
         mut lent: Option<&mut Option<Waker>>,
+        mut listed: Option<&mut Option<Waker>>,
     ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let mut backoff = self.backoff.lock().unwrap_or_else(|e| e.into_inner());
+        let mut backoff = self.backoff.lock();
         if let Some(timer) = backoff.timer.as_mut() {
-            if timer.poll_elapsed(cx).is_pending() {
-                backoff.wait(cx.waker());
+            if self.poll_backoff_timer(timer).is_pending() {
+                backoff.wait(cx.waker(), listed);
                 return Poll::Pending;
             }
             backoff.timer = None;
             backoff.waiting.drain(..).for_each(Waker::wake);
+        }
+        // The list is only ever filled while a timer is set, so this task is not on it now.
+        if let Some(listed) = listed.as_deref_mut() {
+            *listed = None;
         }
         ready!(coop::poll_proceed(cx));
         loop {
@@ -169,15 +240,21 @@ impl TcpListener {
                         .map_or(BACKOFF_START, |d| (d * 2).min(BACKOFF_MAX));
                     backoff.delay = Some(delay);
                     let mut timer = TimerEntry::new(self.source.reactor(), Instant::now() + delay);
-                    if timer.poll_elapsed(cx).is_pending() {
+                    if self.poll_backoff_timer(&mut timer).is_pending() {
                         backoff.timer = Some(timer);
-                        backoff.wait(cx.waker());
+                        backoff.wait(cx.waker(), listed);
                         return Poll::Pending;
                     }
                 }
                 Err(e) => return Poll::Ready(Err(e)),
             }
         }
+    }
+
+    /// Polls the backoff timer with the listener's own waker (see [`Backoff::waiting`]).
+    fn poll_backoff_timer(&self, timer: &mut TimerEntry) -> Poll<()> {
+        let waker = Waker::from(self.backoff.clone());
+        timer.poll_elapsed(&mut Context::from_waker(&waker))
     }
 
     /// The bound address.
