@@ -35,14 +35,24 @@ fn parse_from(mut argv: impl Iterator<Item = String>, default_addr: &str) -> Res
         };
         *slot = argv.next().ok_or(format!("`{flag}` needs a value"))?;
     }
-    let addr = addr
-        .parse()
-        .map_err(|e| format!("--addr `{addr}` is not HOST:PORT: {e}"))?;
+    let addr = resolve(&addr)?;
     let threads = match threads.parse() {
         Ok(n) if n >= 1 => n,
         _ => return Err(format!("--threads `{threads}` is not a positive integer")),
     };
     Ok(Args { addr, threads })
+}
+
+/// `HOST:PORT` as one socket address; a host name is resolved here, once, before the server
+/// starts (`localhost:8080` works as well as `127.0.0.1:8080`).
+fn resolve(addr: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let mut addrs = addr
+        .to_socket_addrs()
+        .map_err(|e| format!("--addr `{addr}`: {e} (expected HOST:PORT)"))?;
+    addrs
+        .next()
+        .ok_or_else(|| format!("--addr `{addr}` names no address"))
 }
 
 /// A client resetting or vanishing mid-connection is routine for a server, not worth a log line.
