@@ -18,7 +18,8 @@
 #
 # With 2 workers on a 2-core machine nothing can be pinned apart: server and client share all
 # CPUs. Rounds alternate which server goes first. Reports the median throughput and p99 latency
-# of each server and the median of the per-round ratios weft/tokio.
+# of each server and, pairing each round's runs, the median of the per-round ratios weft/tokio
+# of both and in how many rounds weft's p99 was the lower one.
 
 set -uo pipefail
 
@@ -140,8 +141,8 @@ print(f"# Multi-thread benchmark: weft vs tokio, {threads} workers each\n")
 print(f"Machine: {cpu} ({ncpu} CPUs), kernel {kernel}; release build; server on CPUs "
       f"{server_cpus}, load on CPUs {client_cpus}; {clients} load generator(s) of 100 "
       f"connections; {rounds} rounds of {secs} s, alternating which server goes first.\n")
-print("| load | server | throughput | vs tokio (median of per-round ratios) | p99 |")
-print("|---|---|---:|---:|---:|")
+print("| load | server | throughput | vs tokio (median of per-round ratios) | p99 | p99 vs tokio (median of per-round ratios) | rounds with the lower p99 |")
+print("|---|---|---:|---:|---:|---:|---:|")
 names = {"weft": "weft, a reuseport listener per worker", "weft-shared": "weft, one shared listener",
          "tokio": "tokio multi_thread"}
 conns = 100 * int(clients)
@@ -150,10 +151,14 @@ for bench, unit, name in (("echo", "msgs/s", f"echo, {conns} conns, 64 B"),
     t = data[(bench, "tokio")]
     for server in ("weft", "weft-shared", "tokio"):
         d = data[(bench, server)]
-        ratio = statistics.median(d[r][0] / t[r][0] for r in d if r in t)
+        paired = [r for r in d if r in t]
+        ratio = statistics.median(d[r][0] / t[r][0] for r in paired)
+        p99_ratio = statistics.median(d[r][1] / t[r][1] for r in paired)
+        lower = "" if server == "tokio" else \
+            f"{sum(d[r][1] < t[r][1] for r in paired)} of {len(paired)}"
         med = lambda i: statistics.median(v[i] for v in d.values())
         print(f"| {name} | {names[server]} | {med(0):,.0f} {unit} | {ratio:.3f} | "
-              f"{med(1):,.0f} µs |")
+              f"{med(1):,.0f} µs | {p99_ratio:.3f} | {lower} |")
 env = "" if clients == "1" else f"CLIENTS={clients} "
 if server_cpus != client_cpus or server_cpus != f"0-{int(ncpu) - 1}":
     env += f"SERVER_CPUS={server_cpus} CLIENT_CPUS={client_cpus} "
