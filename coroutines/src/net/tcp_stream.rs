@@ -145,6 +145,57 @@ impl TcpStream {
         self.exclusive(|s| s.nodelay())
     }
 
+    /// `SO_LINGER`: with `Some(d)`, dropping the stream waits up to `d` for unsent data
+    /// (blocking the thread, which is the coroutine's worker: keep `d` at zero there);
+    /// `Some(Duration::ZERO)` resets the connection instead of closing it. See
+    /// `weft::net::TcpStream::set_linger`.
+    ///
+    /// # Errors
+    /// As [`shutdown`](TcpStream::shutdown); more than `i32::MAX` seconds is `InvalidInput`.
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        self.exclusive(|s| s.set_linger(linger))
+    }
+
+    /// The `SO_LINGER` setting.
+    ///
+    /// # Errors
+    /// As [`shutdown`](TcpStream::shutdown).
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        self.exclusive(|s| s.linger())
+    }
+
+    /// `SO_KEEPALIVE`: the kernel probes an idle connection and fails it when the peer is gone.
+    ///
+    /// # Errors
+    /// As [`shutdown`](TcpStream::shutdown).
+    pub fn set_keepalive(&self, on: bool) -> io::Result<()> {
+        self.exclusive(|s| s.set_keepalive(on))
+    }
+
+    /// Whether `SO_KEEPALIVE` is set.
+    ///
+    /// # Errors
+    /// As [`shutdown`](TcpStream::shutdown).
+    pub fn keepalive(&self) -> io::Result<bool> {
+        self.exclusive(|s| s.keepalive())
+    }
+
+    /// `IP_TTL`: the time-to-live of the packets this stream sends.
+    ///
+    /// # Errors
+    /// As [`shutdown`](TcpStream::shutdown).
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.exclusive(|s| s.set_ttl(ttl))
+    }
+
+    /// The time-to-live of the packets this stream sends.
+    ///
+    /// # Errors
+    /// As [`shutdown`](TcpStream::shutdown).
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.exclusive(|s| s.ttl())
+    }
+
     /// The remote address.
     ///
     /// # Errors

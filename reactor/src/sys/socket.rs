@@ -1,5 +1,6 @@
-//! Socket calls std does not offer: options that must be set before `bind`/`listen`, an explicit
-//! backlog, non-blocking `connect`, and `accept4` that returns a non-blocking socket in one call.
+//! Socket calls std does not offer: options that must be set before `bind`/`listen` (or that std
+//! lacks: keep-alive, buffer sizes, linger), an explicit backlog, non-blocking `connect`, and
+//! `accept4` that returns a non-blocking socket in one call.
 //!
 //! Everything returns owned std types (`OwnedFd`, `SocketAddr`), so the layers above stay free of
 //! `libc`.
@@ -24,15 +25,7 @@ pub fn tcp_socket(ipv6: bool) -> io::Result<OwnedFd> {
 }
 
 fn set_flag(fd: BorrowedFd<'_>, level: i32, name: i32, on: bool) -> io::Result<()> {
-    let value: libc::c_int = on.into();
-    syscall!(setsockopt(
-        fd.as_raw_fd(),
-        level,
-        name,
-        (&value as *const libc::c_int).cast(),
-        size_of::<libc::c_int>() as libc::socklen_t
-    ))?;
-    Ok(())
+    set_int(fd, level, name, on.into())
 }
 
 /// `SO_REUSEADDR`: rebind a port whose old connections sit in TIME_WAIT.
@@ -43,6 +36,132 @@ pub fn set_reuseaddr(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
 /// `SO_REUSEPORT`: several sockets bind the same port and the kernel spreads connections.
 pub fn set_reuseport(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
     set_flag(fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, on)
+}
+
+fn get_int(fd: BorrowedFd<'_>, level: i32, name: i32) -> io::Result<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    syscall!(getsockopt(
+        fd.as_raw_fd(),
+        level,
+        name,
+        (&mut value as *mut libc::c_int).cast(),
+        &mut len
+    ))?;
+    Ok(value)
+}
+
+fn set_int(fd: BorrowedFd<'_>, level: i32, name: i32, value: libc::c_int) -> io::Result<()> {
+    syscall!(setsockopt(
+        fd.as_raw_fd(),
+        level,
+        name,
+        (&value as *const libc::c_int).cast(),
+        size_of::<libc::c_int>() as libc::socklen_t
+    ))?;
+    Ok(())
+}
+
+/// `SO_KEEPALIVE`: the kernel probes an idle connection and fails it when the peer is gone.
+pub fn set_keepalive(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    set_flag(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, on)
+}
+
+/// Whether `SO_KEEPALIVE` is set.
+pub fn keepalive(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    Ok(get_int(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE)? != 0)
+}
+
+/// `TCP_NODELAY`, also before the socket connects.
+pub fn set_nodelay(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    set_flag(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, on)
+}
+
+/// Whether `TCP_NODELAY` is set.
+pub fn nodelay(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    Ok(get_int(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY)? != 0)
+}
+
+/// Which kernel buffer of a socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Buffer {
+    /// `SO_SNDBUF`.
+    Send,
+    /// `SO_RCVBUF`.
+    Receive,
+}
+
+impl Buffer {
+    fn option(self) -> i32 {
+        match self {
+            Buffer::Send => libc::SO_SNDBUF,
+            Buffer::Receive => libc::SO_RCVBUF,
+        }
+    }
+}
+
+/// Asks for a kernel buffer of `bytes` (Linux doubles it for its bookkeeping and clamps it to
+/// `net.core.wmem_max` / `rmem_max`). More than `i32::MAX` is an `InvalidInput` error.
+pub fn set_buffer_size(fd: BorrowedFd<'_>, buffer: Buffer, bytes: u32) -> io::Result<()> {
+    let value = libc::c_int::try_from(bytes).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("a socket buffer of {bytes} bytes is over the kernel's limit of 2^31 - 1"),
+        )
+    })?;
+    set_int(fd, libc::SOL_SOCKET, buffer.option(), value)
+}
+
+/// The kernel buffer's size as Linux reports it (twice what was asked, within its limits).
+pub fn buffer_size(fd: BorrowedFd<'_>, buffer: Buffer) -> io::Result<u32> {
+    Ok(get_int(fd, libc::SOL_SOCKET, buffer.option())?.max(0) as u32)
+}
+
+/// `SO_LINGER`: `Some(d)` makes `close` wait up to `d` for unsent data (`Some(ZERO)`: drop it
+/// and reset the connection at once), `None` restores the default background close. Whole
+/// seconds only; a fraction rounds up. More than `i32::MAX` seconds is an `InvalidInput` error.
+pub fn set_linger(fd: BorrowedFd<'_>, linger: Option<std::time::Duration>) -> io::Result<()> {
+    let seconds = match linger {
+        None => 0,
+        Some(d) => {
+            let whole = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+            libc::c_int::try_from(whole).map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("a linger time of {d:?} is over the kernel's limit of 2^31 - 1 s"),
+                )
+            })?
+        }
+    };
+    let value = libc::linger {
+        l_onoff: linger.is_some().into(),
+        l_linger: seconds,
+    };
+    syscall!(setsockopt(
+        fd.as_raw_fd(),
+        libc::SOL_SOCKET,
+        libc::SO_LINGER,
+        (&value as *const libc::linger).cast(),
+        size_of::<libc::linger>() as libc::socklen_t
+    ))?;
+    Ok(())
+}
+
+/// The `SO_LINGER` setting (see [`set_linger`]).
+pub fn linger(fd: BorrowedFd<'_>) -> io::Result<Option<std::time::Duration>> {
+    let mut value = libc::linger {
+        l_onoff: 0,
+        l_linger: 0,
+    };
+    let mut len = size_of::<libc::linger>() as libc::socklen_t;
+    syscall!(getsockopt(
+        fd.as_raw_fd(),
+        libc::SOL_SOCKET,
+        libc::SO_LINGER,
+        (&mut value as *mut libc::linger).cast(),
+        &mut len
+    ))?;
+    Ok((value.l_onoff != 0).then(|| std::time::Duration::from_secs(value.l_linger.max(0) as u64)))
 }
 
 /// `IPV6_V6ONLY`.

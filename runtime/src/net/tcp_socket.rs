@@ -1,14 +1,17 @@
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
+use std::time::Duration;
 
-use weft_reactor::{socket, Direction};
+use weft_reactor::socket::{self, Buffer};
+use weft_reactor::Direction;
 
 use super::source::Source;
 use super::{TcpListener, TcpStream};
 
-/// A TCP socket before it listens or connects: where `SO_REUSEADDR`, `SO_REUSEPORT` and the
-/// listen backlog are chosen.
+/// A TCP socket before it listens or connects: where `SO_REUSEADDR`, `SO_REUSEPORT`, the
+/// listen backlog and the other options (keep-alive, buffer sizes, linger, `TCP_NODELAY`) are
+/// chosen. Options set on a listening socket are inherited by the connections it accepts.
 ///
 /// ```
 /// use weft_runtime::net::TcpSocket;
@@ -52,6 +55,69 @@ impl TcpSocket {
     /// spreads incoming connections across them.
     pub fn set_reuseport(&self, on: bool) -> io::Result<()> {
         socket::set_reuseport(self.fd.as_fd(), on)
+    }
+
+    /// `SO_KEEPALIVE`: the kernel probes a connection that stays idle (after two hours by
+    /// default, `net.ipv4.tcp_keepalive_time`) and fails it when the peer is gone.
+    pub fn set_keepalive(&self, on: bool) -> io::Result<()> {
+        socket::set_keepalive(self.fd.as_fd(), on)
+    }
+
+    /// Whether `SO_KEEPALIVE` is set.
+    pub fn keepalive(&self) -> io::Result<bool> {
+        socket::keepalive(self.fd.as_fd())
+    }
+
+    /// `TCP_NODELAY`: send small writes at once instead of coalescing them (Nagle).
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        socket::set_nodelay(self.fd.as_fd(), on)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        socket::nodelay(self.fd.as_fd())
+    }
+
+    /// `SO_SNDBUF`: asks for a kernel send buffer of `bytes`. Linux doubles the figure for its
+    /// bookkeeping and caps it at `net.core.wmem_max`; setting it turns off the kernel's
+    /// automatic sizing for this socket.
+    ///
+    /// # Errors
+    /// `bytes` over `i32::MAX` (`InvalidInput`), or the kernel refused.
+    pub fn set_send_buffer_size(&self, bytes: u32) -> io::Result<()> {
+        socket::set_buffer_size(self.fd.as_fd(), Buffer::Send, bytes)
+    }
+
+    /// The send buffer's size as the kernel reports it.
+    pub fn send_buffer_size(&self) -> io::Result<u32> {
+        socket::buffer_size(self.fd.as_fd(), Buffer::Send)
+    }
+
+    /// `SO_RCVBUF`: asks for a kernel receive buffer of `bytes` (doubled and capped at
+    /// `net.core.rmem_max`, as for [`set_send_buffer_size`](TcpSocket::set_send_buffer_size)).
+    ///
+    /// # Errors
+    /// `bytes` over `i32::MAX` (`InvalidInput`), or the kernel refused.
+    pub fn set_recv_buffer_size(&self, bytes: u32) -> io::Result<()> {
+        socket::set_buffer_size(self.fd.as_fd(), Buffer::Receive, bytes)
+    }
+
+    /// The receive buffer's size as the kernel reports it.
+    pub fn recv_buffer_size(&self) -> io::Result<u32> {
+        socket::buffer_size(self.fd.as_fd(), Buffer::Receive)
+    }
+
+    /// `SO_LINGER`; see [`TcpStream::set_linger`].
+    ///
+    /// # Errors
+    /// More than `i32::MAX` seconds (`InvalidInput`), or the kernel refused.
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        socket::set_linger(self.fd.as_fd(), linger)
+    }
+
+    /// The `SO_LINGER` setting.
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        socket::linger(self.fd.as_fd())
     }
 
     /// Binds to `addr`.

@@ -4,6 +4,7 @@ use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use weft_reactor::{socket, Direction};
 
@@ -179,6 +180,60 @@ impl TcpStream {
     /// Whether `TCP_NODELAY` is set.
     pub fn nodelay(&self) -> io::Result<bool> {
         self.source.get_ref().nodelay()
+    }
+
+    /// `SO_LINGER`: with `Some(d)`, dropping the stream waits up to `d` (whole seconds; a
+    /// fraction rounds up) for unsent data to go out, on the thread that drops it: keep `d` at
+    /// zero on the loop. `Some(Duration::ZERO)` discards unsent data and resets the connection
+    /// (the peer sees `ConnectionReset`) instead of the usual FIN. `None`, the default, closes
+    /// in the background.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft_runtime::net::{TcpListener, TcpStream};
+    /// weft_runtime::Runtime::new()?.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0")?;
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (mut server_side, _) = listener.accept().await?;
+    ///     client.set_linger(Some(Duration::ZERO))?;
+    ///     drop(client); // an abortive close: RST, not FIN
+    ///     let err = server_side.read(&mut [0; 16]).await.unwrap_err();
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// More than `i32::MAX` seconds (`InvalidInput`), or the kernel refused.
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        socket::set_linger(self.source.get_ref().as_fd(), linger)
+    }
+
+    /// The `SO_LINGER` setting.
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        socket::linger(self.source.get_ref().as_fd())
+    }
+
+    /// `SO_KEEPALIVE`: the kernel probes a connection that stays idle (after two hours by
+    /// default, `net.ipv4.tcp_keepalive_time`) and fails it when the peer is gone.
+    pub fn set_keepalive(&self, on: bool) -> io::Result<()> {
+        socket::set_keepalive(self.source.get_ref().as_fd(), on)
+    }
+
+    /// Whether `SO_KEEPALIVE` is set.
+    pub fn keepalive(&self) -> io::Result<bool> {
+        socket::keepalive(self.source.get_ref().as_fd())
+    }
+
+    /// `IP_TTL`: the time-to-live of the packets this stream sends.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.source.get_ref().set_ttl(ttl)
+    }
+
+    /// The time-to-live of the packets this stream sends.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.source.get_ref().ttl()
     }
 
     /// The remote address.

@@ -1,0 +1,132 @@
+//! Socket options beyond what std offers (keep-alive, buffer sizes, linger) and the ones std
+//! has on streams (TTL, `TCP_NODELAY`): they read back as set, reach the connections a listener
+//! accepts, change what the peer sees (an abortive close), and bad values are clear errors.
+
+mod util;
+
+use std::io::{ErrorKind, Read};
+use std::time::Duration;
+
+use util::run;
+use weft::net::{TcpListener, TcpSocket};
+
+#[test]
+fn options_on_a_socket_read_back_as_set() {
+    run(async {
+        let socket = TcpSocket::new_v4().unwrap();
+        for on in [true, false] {
+            socket.set_keepalive(on).unwrap();
+            assert_eq!(socket.keepalive().unwrap(), on);
+            socket.set_nodelay(on).unwrap();
+            assert_eq!(socket.nodelay().unwrap(), on);
+        }
+        // Linux doubles the figure for its bookkeeping (after capping it at
+        // net.core.[rw]mem_max, 208 KiB by default, above what is asked here).
+        socket.set_send_buffer_size(48 * 1024).unwrap();
+        let send = socket.send_buffer_size().unwrap();
+        assert!((48 * 1024..=2 * 48 * 1024).contains(&send), "{send}");
+        socket.set_recv_buffer_size(40 * 1024).unwrap();
+        let recv = socket.recv_buffer_size().unwrap();
+        assert!((40 * 1024..=2 * 40 * 1024).contains(&recv), "{recv}");
+        assert_ne!(send, recv, "each option sets its own buffer");
+        assert_eq!(socket.linger().unwrap(), None);
+        socket.set_linger(Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(socket.linger().unwrap(), Some(Duration::from_secs(5)));
+        // whole seconds only: a fraction rounds up rather than down to an abortive zero
+        socket.set_linger(Some(Duration::from_millis(1))).unwrap();
+        assert_eq!(socket.linger().unwrap(), Some(Duration::from_secs(1)));
+        socket.set_linger(None).unwrap();
+        assert_eq!(socket.linger().unwrap(), None);
+    });
+}
+
+#[test]
+fn out_of_range_values_are_invalid_input_errors_that_say_why() {
+    run(async {
+        let socket = TcpSocket::new_v4().unwrap();
+        let err = socket.set_send_buffer_size(u32::MAX).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("4294967295 bytes"), "{err}");
+        let err = socket
+            .set_linger(Some(Duration::from_secs(u64::MAX)))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("linger"), "{err}");
+        // nothing was changed by the refused calls
+        assert_eq!(socket.linger().unwrap(), None);
+    });
+}
+
+#[test]
+fn accepted_and_connected_streams_carry_the_sockets_options() {
+    run(async {
+        let listening = TcpSocket::new_v4().unwrap();
+        listening.set_keepalive(true).unwrap();
+        listening.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = listening.listen(16).unwrap();
+        let addr = listener.local_addr().unwrap();
+
+        let connecting = TcpSocket::new_v4().unwrap();
+        connecting.set_nodelay(true).unwrap();
+        let client = connecting.connect(addr).await.unwrap();
+        let (server_side, _) = listener.accept().await.unwrap();
+        assert!(client.nodelay().unwrap());
+        assert!(
+            server_side.keepalive().unwrap(),
+            "accepted streams inherit SO_KEEPALIVE"
+        );
+        assert!(!client.keepalive().unwrap());
+
+        client.set_keepalive(true).unwrap();
+        assert!(client.keepalive().unwrap());
+        client.set_ttl(17).unwrap();
+        assert_eq!(client.ttl().unwrap(), 17);
+        server_side
+            .set_linger(Some(Duration::from_secs(3)))
+            .unwrap();
+        assert_eq!(server_side.linger().unwrap(), Some(Duration::from_secs(3)));
+    });
+}
+
+#[test]
+fn a_zero_linger_resets_the_connection_instead_of_closing_it() {
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Without linger: the peer reads the data, then end-of-file.
+        let mut graceful = std::net::TcpStream::connect(addr).unwrap();
+        let (mut closing, _) = listener.accept().await.unwrap();
+        closing.write_all(b"bye").await.unwrap();
+        drop(closing);
+        let mut got = Vec::new();
+        graceful.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"bye");
+
+        // With a zero linger: the peer gets a reset.
+        let mut aborted = std::net::TcpStream::connect(addr).unwrap();
+        let (resetting, _) = listener.accept().await.unwrap();
+        resetting.set_linger(Some(Duration::ZERO)).unwrap();
+        drop(resetting);
+        let err = aborted.read(&mut [0; 8]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{err}");
+    });
+}
+
+#[test]
+fn coroutine_streams_have_the_same_options() {
+    use weft::coroutines::net::{TcpListener, TcpStream};
+    util::run_coro(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (stream, _) = listener.accept().unwrap();
+        stream.set_keepalive(true).unwrap();
+        assert!(stream.keepalive().unwrap());
+        stream.set_ttl(9).unwrap();
+        assert_eq!(stream.ttl().unwrap(), 9);
+        stream.set_linger(Some(Duration::ZERO)).unwrap();
+        assert_eq!(stream.linger().unwrap(), Some(Duration::ZERO));
+        drop::<TcpStream>(stream);
+        let err = peer.read(&mut [0; 8]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{err}");
+    });
+}
