@@ -1,6 +1,7 @@
 //! Socket options beyond what std offers (keep-alive, buffer sizes, linger) and the ones std
 //! has on streams (TTL, `TCP_NODELAY`): they read back as set, reach the connections a listener
 //! accepts, change what the peer sees (an abortive close), and bad values are clear errors.
+//! Also `peek`, the other per-stream call a server uses to look before it reads.
 
 mod util;
 
@@ -128,5 +129,54 @@ fn coroutine_streams_have_the_same_options() {
         drop::<TcpStream>(stream);
         let err = peer.read(&mut [0; 8]).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{err}");
+    });
+}
+
+#[test]
+fn peek_sees_the_data_without_consuming_it_and_then_the_end() {
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = weft::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut server_side, _) = listener.accept().await.unwrap();
+        // Nothing yet: peek waits for the data, as a read would.
+        let sender = weft::spawn(async move {
+            weft::time::sleep(Duration::from_millis(20)).await;
+            client.write_all(b"\x16\x03\x01 hello").await.unwrap();
+            client
+        });
+        let mut sniff = [0; 3];
+        let n = server_side.peek(&mut sniff).await.unwrap();
+        assert!(n > 0 && sniff[..n] == b"\x16\x03\x01"[..n], "{sniff:?}");
+        let mut all = [0; 9];
+        server_side.read_exact(&mut all).await.unwrap();
+        assert_eq!(&all, b"\x16\x03\x01 hello");
+        drop(sender.await.unwrap());
+        assert_eq!(
+            server_side.peek(&mut sniff).await.unwrap(),
+            0,
+            "end of stream"
+        );
+    });
+}
+
+#[test]
+fn a_coroutine_peeks_within_its_read_timeout() {
+    use weft::coroutines::net::TcpListener;
+    util::run_coro(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(30)))
+            .unwrap();
+        let err = stream.peek(&mut [0; 4]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+        std::io::Write::write_all(&mut peer, b"ping").unwrap();
+        let mut got = [0; 4];
+        assert_eq!(stream.peek(&mut got).unwrap(), 4);
+        stream.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"ping");
     });
 }

@@ -145,6 +145,17 @@ impl TcpStream {
         self.exclusive(|s| s.nodelay())
     }
 
+    /// Waits (parking the coroutine, within the read timeout) for data and copies what is
+    /// there into `buf` without consuming it, as std's `peek`: the next read returns the same
+    /// bytes. `Ok(0)` is end of stream.
+    ///
+    /// # Errors
+    /// As [`shutdown`](TcpStream::shutdown); `TimedOut` after the read timeout.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let timeout = self.read_timeout.get();
+        self.exclusive(|s| io_wait(s.peek(buf), timeout, "peek"))
+    }
+
     /// `SO_LINGER`: with `Some(d)`, dropping the stream waits up to `d` for unsent data
     /// (blocking the thread, which is the coroutine's worker: keep `d` at zero there);
     /// `Some(Duration::ZERO)` resets the connection instead of closing it. See

@@ -83,6 +83,35 @@ impl TcpStream {
         }
     }
 
+    /// Waits for data and copies what is there into `buf` without consuming it: the next
+    /// `read` returns the same bytes. `Ok(0)` is end of stream (or an empty `buf`). For sniffing
+    /// a protocol before choosing a handler (a TLS hello or plain HTTP on one port). Several
+    /// tasks may peek at once.
+    ///
+    /// ```
+    /// use weft_runtime::net::{TcpListener, TcpStream};
+    /// weft_runtime::Runtime::new()?.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0")?;
+    ///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (mut server_side, _) = listener.accept().await?;
+    ///     client.write_all(b"GET / HTTP/1.1\r\n").await?;
+    ///     let mut first = [0; 3];
+    ///     let n = server_side.peek(&mut first).await?;
+    ///     assert_eq!(&first[..n], &b"GET"[..n]);
+    ///     let mut line = [0; 16];
+    ///     server_side.read_exact(&mut line).await?; // the peeked bytes are still there
+    ///     assert_eq!(&line, b"GET / HTTP/1.1\r\n");
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.source.io(Direction::Read, |s| s.peek(buf)).await
+    }
+
     /// Fills `buf` completely.
     ///
     /// # Errors
