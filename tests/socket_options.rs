@@ -180,3 +180,35 @@ fn a_coroutine_peeks_within_its_read_timeout() {
         assert_eq!(&got, b"ping");
     });
 }
+
+#[test]
+fn udp_options_read_back_and_multicast_membership_is_checked_by_the_kernel() {
+    use std::net::Ipv4Addr;
+    use weft::net::UdpSocket;
+    run(async {
+        let socket = UdpSocket::bind("0.0.0.0:0").unwrap();
+        for on in [true, false] {
+            socket.set_broadcast(on).unwrap();
+            assert_eq!(socket.broadcast().unwrap(), on);
+            socket.set_multicast_loop_v4(on).unwrap();
+            assert_eq!(socket.multicast_loop_v4().unwrap(), on);
+        }
+        socket.set_ttl(33).unwrap();
+        assert_eq!(socket.ttl().unwrap(), 33);
+        socket.set_multicast_ttl_v4(4).unwrap();
+        assert_eq!(socket.multicast_ttl_v4().unwrap(), 4);
+
+        let group = Ipv4Addr::new(239, 7, 7, 7);
+        // Leaving a group never joined is the kernel's error, and it names the group.
+        let err = socket
+            .leave_multicast_v4(group, Ipv4Addr::LOCALHOST)
+            .unwrap_err();
+        assert!(err.to_string().contains("239.7.7.7"), "{err}");
+        socket
+            .join_multicast_v4(group, Ipv4Addr::LOCALHOST)
+            .unwrap();
+        socket
+            .leave_multicast_v4(group, Ipv4Addr::LOCALHOST)
+            .unwrap();
+    });
+}

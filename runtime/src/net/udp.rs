@@ -1,5 +1,5 @@
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use weft_reactor::Direction;
 
@@ -130,4 +130,75 @@ impl UdpSocket {
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.source.get_ref().peer_addr()
     }
+
+    /// `SO_BROADCAST`: allow sending to a broadcast address.
+    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
+        self.source.get_ref().set_broadcast(on)
+    }
+
+    /// Whether `SO_BROADCAST` is set.
+    pub fn broadcast(&self) -> io::Result<bool> {
+        self.source.get_ref().broadcast()
+    }
+
+    /// `IP_TTL`: the time-to-live of the datagrams this socket sends.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.source.get_ref().set_ttl(ttl)
+    }
+
+    /// The time-to-live of the datagrams this socket sends.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.source.get_ref().ttl()
+    }
+
+    /// Joins the IPv4 multicast group `group` on the interface with address `interface`
+    /// (`Ipv4Addr::UNSPECIFIED`: the kernel picks one).
+    pub fn join_multicast_v4(&self, group: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        let done = self.source.get_ref().join_multicast_v4(&group, &interface);
+        membership(done, "join", group)
+    }
+
+    /// Leaves a group joined with [`join_multicast_v4`](UdpSocket::join_multicast_v4).
+    pub fn leave_multicast_v4(&self, group: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        let done = self.source.get_ref().leave_multicast_v4(&group, &interface);
+        membership(done, "leave", group)
+    }
+
+    /// Joins the IPv6 multicast group `group` on interface number `interface` (0: any).
+    pub fn join_multicast_v6(&self, group: Ipv6Addr, interface: u32) -> io::Result<()> {
+        let done = self.source.get_ref().join_multicast_v6(&group, interface);
+        membership(done, "join", group)
+    }
+
+    /// Leaves a group joined with [`join_multicast_v6`](UdpSocket::join_multicast_v6).
+    pub fn leave_multicast_v6(&self, group: Ipv6Addr, interface: u32) -> io::Result<()> {
+        let done = self.source.get_ref().leave_multicast_v6(&group, interface);
+        membership(done, "leave", group)
+    }
+
+    /// `IP_MULTICAST_LOOP`: whether this host's own members of a group get what it sends.
+    pub fn set_multicast_loop_v4(&self, on: bool) -> io::Result<()> {
+        self.source.get_ref().set_multicast_loop_v4(on)
+    }
+
+    /// Whether `IP_MULTICAST_LOOP` is set.
+    pub fn multicast_loop_v4(&self) -> io::Result<bool> {
+        self.source.get_ref().multicast_loop_v4()
+    }
+
+    /// `IP_MULTICAST_TTL`: how many hops the multicast datagrams this socket sends may travel
+    /// (1, the default, keeps them on the local network).
+    pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
+        self.source.get_ref().set_multicast_ttl_v4(ttl)
+    }
+
+    /// The `IP_MULTICAST_TTL` setting.
+    pub fn multicast_ttl_v4(&self) -> io::Result<u32> {
+        self.source.get_ref().multicast_ttl_v4()
+    }
+}
+
+/// Names the group in a failed `join`/`leave`.
+fn membership(done: io::Result<()>, what: &str, group: impl std::fmt::Display) -> io::Result<()> {
+    done.map_err(|e| io::Error::new(e.kind(), format!("{what} multicast group {group}: {e}")))
 }
