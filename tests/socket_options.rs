@@ -212,3 +212,22 @@ fn udp_options_read_back_and_multicast_membership_is_checked_by_the_kernel() {
             .unwrap();
     });
 }
+
+#[test]
+fn a_coroutine_udp_socket_takes_over_a_std_socket_with_its_options() {
+    use weft::coroutines::net::UdpSocket;
+    util::run_coro(|| {
+        let std_socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        std_socket.set_ttl(21).unwrap();
+        let addr = std_socket.local_addr().unwrap();
+        let probe = std_socket.try_clone().unwrap();
+        let socket = UdpSocket::from_std(std_socket).unwrap();
+        assert_eq!(socket.local_addr().unwrap(), addr, "the same socket");
+        assert_eq!(probe.ttl().unwrap(), 21, "its options kept");
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.send_to(b"ok", peer.local_addr().unwrap()).unwrap();
+        let mut buf = [0; 4];
+        let (n, from) = peer.recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from), (&b"ok"[..], addr));
+    });
+}

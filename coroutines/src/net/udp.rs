@@ -36,11 +36,28 @@ impl UdpSocket {
     /// # Errors
     /// No address could be bound, or no runtime runs on this thread.
     pub fn bind<A: std::net::ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
-        Ok(UdpSocket {
-            inner: weft_runtime::net::UdpSocket::bind(addr)?,
+        Ok(UdpSocket::from_weft(weft_runtime::net::UdpSocket::bind(
+            addr,
+        )?))
+    }
+
+    /// Takes over a std socket (made non-blocking here), with whatever options were set on it
+    /// (broadcast, TTL, multicast groups: std's setters).
+    ///
+    /// # Errors
+    /// No runtime runs on this thread, or the socket could not be registered.
+    pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
+        Ok(UdpSocket::from_weft(
+            weft_runtime::net::UdpSocket::from_std(socket)?,
+        ))
+    }
+
+    fn from_weft(inner: weft_runtime::net::UdpSocket) -> UdpSocket {
+        UdpSocket {
+            inner,
             read_timeout: Timeout::default(),
             write_timeout: Timeout::default(),
-        })
+        }
     }
 
     /// Sends one datagram to `target`.
