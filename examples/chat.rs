@@ -43,16 +43,21 @@ enum Event {
     },
 }
 
-fn main() -> io::Result<()> {
+fn main() -> std::process::ExitCode {
     let args = cli::parse("127.0.0.1:7100");
-    if args.threads != 1 {
-        eprintln!(
-            "--threads {}: only the current-thread runtime (1) exists so far",
-            args.threads
-        );
-        std::process::exit(2);
-    }
-    weft::Runtime::new()?.block_on(async {
+    cli::exit_status("chat", serve(args))
+}
+
+/// Runs the hub and the accept loop on a current-thread runtime (`--threads 1`) or a
+/// multi-thread one, where the client coroutines are spread over the workers.
+fn serve(args: cli::Args) -> io::Result<()> {
+    let rt = match args.threads {
+        1 => weft::Runtime::new()?,
+        n => weft::Builder::new_multi_thread()
+            .worker_threads(n)
+            .build()?,
+    };
+    rt.block_on(async {
         let (hub_tx, events) = mpsc::channel(1024);
         weft::spawn(hub(events));
         // The accept loop is a coroutine, like the connections it starts.

@@ -13,9 +13,9 @@ mod listen;
 
 use weft::net::TcpStream;
 
-fn main() -> std::io::Result<()> {
+fn main() -> std::process::ExitCode {
     let args = cli::parse("127.0.0.1:7000");
-    listen::run(args, "echo", "", echo)
+    cli::exit_status("echo", listen::run(args, "echo", "", echo))
 }
 
 /// Copies what arrives back to the sender until it closes.

@@ -15,9 +15,9 @@ use std::io::{self, Read, Write};
 
 use weft::coroutines::net::TcpStream;
 
-fn main() -> io::Result<()> {
+fn main() -> std::process::ExitCode {
     let args = cli::parse("127.0.0.1:7000");
-    listen_coro::run(args, "echo", "", echo)
+    cli::exit_status("echo", listen_coro::run(args, "echo", "", echo))
 }
 
 /// Copies what arrives back to the sender until it closes.

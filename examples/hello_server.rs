@@ -16,9 +16,12 @@ mod listen;
 
 use weft::net::TcpStream;
 
-fn main() -> std::io::Result<()> {
+fn main() -> std::process::ExitCode {
     let args = cli::parse("127.0.0.1:8080");
-    listen::run(args, "hello_server", "http://", serve)
+    cli::exit_status(
+        "hello_server",
+        listen::run(args, "hello_server", "http://", serve),
+    )
 }
 
 /// Reads requests into one buffer, answers each complete one, and keeps the partial tail at the

@@ -17,9 +17,12 @@ use std::io::{self, Read, Write};
 
 use weft::coroutines::net::TcpStream;
 
-fn main() -> io::Result<()> {
+fn main() -> std::process::ExitCode {
     let args = cli::parse("127.0.0.1:8080");
-    listen_coro::run(args, "hello_server", "http://", serve)
+    cli::exit_status(
+        "hello_server",
+        listen_coro::run(args, "hello_server", "http://", serve),
+    )
 }
 
 /// Reads requests into one buffer, answers each complete one, and keeps the partial tail at the

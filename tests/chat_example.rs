@@ -84,7 +84,7 @@ impl Client {
     }
 }
 
-fn start() -> Option<(Server, String)> {
+fn start(threads: &str) -> Option<(Server, String)> {
     // target/<profile>/deps/chat_example-HASH -> target/<profile>/examples/chat
     let exe = std::env::current_exe().expect("current_exe");
     let path: PathBuf = exe
@@ -97,7 +97,7 @@ fn start() -> Option<(Server, String)> {
         return None;
     }
     let mut child = Command::new(&path)
-        .args(["--addr", "127.0.0.1:0", "--threads", "1"])
+        .args(["--addr", "127.0.0.1:0", "--threads", threads])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -116,7 +116,18 @@ fn start() -> Option<(Server, String)> {
 
 #[test]
 fn three_clients_chat_and_a_leaver_is_announced() {
-    let Some((_server, addr)) = start() else {
+    three_clients_chat("1");
+}
+
+/// The same on a multi-thread runtime: the client coroutines sit on different workers, the
+/// hub on any of them.
+#[test]
+fn three_clients_chat_on_a_multi_thread_runtime() {
+    three_clients_chat("3");
+}
+
+fn three_clients_chat(threads: &str) {
+    let Some((_server, addr)) = start(threads) else {
         return;
     };
     let mut alice = Client::connect(&addr);

@@ -62,3 +62,15 @@ pub fn is_peer_gone(err: &std::io::Error) -> bool {
         std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
     )
 }
+
+/// Ends a server's `main`: an error becomes one line naming the server (rather than
+/// `Error: Custom { .. }`) and exit status 1.
+pub fn exit_status(name: &str, result: std::io::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
