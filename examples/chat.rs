@@ -51,13 +51,7 @@ fn main() -> std::process::ExitCode {
 /// Runs the hub and the accept loop on a current-thread runtime (`--threads 1`) or a
 /// multi-thread one, where the client coroutines are spread over the workers.
 fn serve(args: cli::Args) -> io::Result<()> {
-    let rt = match args.threads {
-        1 => weft::Runtime::new()?,
-        n => weft::Builder::new_multi_thread()
-            .worker_threads(n)
-            .build()?,
-    };
-    rt.block_on(async {
+    cli::runtime(args.threads)?.block_on(async {
         let (hub_tx, events) = mpsc::channel(1024);
         weft::spawn(hub(events));
         // The accept loop is a coroutine, like the connections it starts.

@@ -74,3 +74,12 @@ pub fn exit_status(name: &str, result: std::io::Result<()>) -> std::process::Exi
         }
     }
 }
+
+/// The runtime `--threads` asks for: the current-thread runtime for 1, a multi-thread one with
+/// that many workers otherwise.
+pub fn runtime(threads: usize) -> std::io::Result<weft::Runtime> {
+    match threads {
+        1 => weft::Runtime::new(),
+        n => weft::Builder::new_multi_thread().worker_threads(n).build(),
+    }
+}

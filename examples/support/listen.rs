@@ -24,16 +24,14 @@ where
     S: Fn(TcpStream) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = io::Result<()>> + Send + 'static,
 {
+    let rt = cli::runtime(args.threads)?;
     if args.threads == 1 {
-        return weft::Runtime::new()?.block_on(async {
+        return rt.block_on(async {
             let listener = TcpListener::bind(args.addr)?;
             println!("{name} listening on {scheme}{}", listener.local_addr()?);
             accept_loop(listener, name, serve).await
         });
     }
-    let rt = weft::Builder::new_multi_thread()
-        .worker_threads(args.threads)
-        .build()?;
     if shared_listener()? {
         return rt.block_on(async {
             let listener = TcpListener::bind(args.addr)?;

@@ -19,13 +19,7 @@ pub fn run(
     scheme: &'static str,
     serve: fn(TcpStream) -> io::Result<()>,
 ) -> io::Result<()> {
-    let rt = match args.threads {
-        1 => weft::Runtime::new()?,
-        n => weft::Builder::new_multi_thread()
-            .worker_threads(n)
-            .build()?,
-    };
-    rt.block_on(async {
+    cli::runtime(args.threads)?.block_on(async {
         // the async block only waits for the accepting coroutine
         weft::go(move || -> io::Result<()> {
             let listener = TcpListener::bind(args.addr)?;
