@@ -25,7 +25,7 @@ pub fn tcp_socket(ipv6: bool) -> io::Result<OwnedFd> {
 }
 
 fn set_flag(fd: BorrowedFd<'_>, level: i32, name: i32, on: bool) -> io::Result<()> {
-    set_int(fd, level, name, on.into())
+    set_opt(fd, level, name, &libc::c_int::from(on))
 }
 
 /// `SO_REUSEADDR`: rebind a port whose old connections sit in TIME_WAIT.
@@ -38,28 +38,36 @@ pub fn set_reuseport(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
     set_flag(fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, on)
 }
 
-fn get_int(fd: BorrowedFd<'_>, level: i32, name: i32) -> io::Result<libc::c_int> {
-    let mut value: libc::c_int = 0;
-    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+/// `getsockopt(2)` into `value`, a plain C value of the option's type (`c_int`, `linger`):
+/// the kernel writes at most `size_of::<T>()` bytes of it.
+fn get_opt<T>(fd: BorrowedFd<'_>, level: i32, name: i32, value: &mut T) -> io::Result<()> {
+    let mut len = size_of::<T>() as libc::socklen_t;
     syscall!(getsockopt(
         fd.as_raw_fd(),
         level,
         name,
-        (&mut value as *mut libc::c_int).cast(),
+        (value as *mut T).cast(),
         &mut len
     ))?;
-    Ok(value)
+    Ok(())
 }
 
-fn set_int(fd: BorrowedFd<'_>, level: i32, name: i32, value: libc::c_int) -> io::Result<()> {
+/// `setsockopt(2)` from `value`, a plain C value of the option's type (`c_int`, `linger`).
+fn set_opt<T>(fd: BorrowedFd<'_>, level: i32, name: i32, value: &T) -> io::Result<()> {
     syscall!(setsockopt(
         fd.as_raw_fd(),
         level,
         name,
-        (&value as *const libc::c_int).cast(),
-        size_of::<libc::c_int>() as libc::socklen_t
+        (value as *const T).cast(),
+        size_of::<T>() as libc::socklen_t
     ))?;
     Ok(())
+}
+
+fn get_int(fd: BorrowedFd<'_>, level: i32, name: i32) -> io::Result<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    get_opt(fd, level, name, &mut value)?;
+    Ok(value)
 }
 
 /// `SO_KEEPALIVE`: the kernel probes an idle connection and fails it when the peer is gone.
@@ -109,7 +117,7 @@ pub fn set_buffer_size(fd: BorrowedFd<'_>, buffer: Buffer, bytes: u32) -> io::Re
             format!("a socket buffer of {bytes} bytes is over the kernel's limit of 2^31 - 1"),
         )
     })?;
-    set_int(fd, libc::SOL_SOCKET, buffer.option(), value)
+    set_opt(fd, libc::SOL_SOCKET, buffer.option(), &value)
 }
 
 /// The kernel buffer's size as Linux reports it (twice what was asked, within its limits).
@@ -137,14 +145,7 @@ pub fn set_linger(fd: BorrowedFd<'_>, linger: Option<std::time::Duration>) -> io
         l_onoff: linger.is_some().into(),
         l_linger: seconds,
     };
-    syscall!(setsockopt(
-        fd.as_raw_fd(),
-        libc::SOL_SOCKET,
-        libc::SO_LINGER,
-        (&value as *const libc::linger).cast(),
-        size_of::<libc::linger>() as libc::socklen_t
-    ))?;
-    Ok(())
+    set_opt(fd, libc::SOL_SOCKET, libc::SO_LINGER, &value)
 }
 
 /// The `SO_LINGER` setting (see [`set_linger`]).
@@ -153,14 +154,7 @@ pub fn linger(fd: BorrowedFd<'_>) -> io::Result<Option<std::time::Duration>> {
         l_onoff: 0,
         l_linger: 0,
     };
-    let mut len = size_of::<libc::linger>() as libc::socklen_t;
-    syscall!(getsockopt(
-        fd.as_raw_fd(),
-        libc::SOL_SOCKET,
-        libc::SO_LINGER,
-        (&mut value as *mut libc::linger).cast(),
-        &mut len
-    ))?;
+    get_opt(fd, libc::SOL_SOCKET, libc::SO_LINGER, &mut value)?;
     Ok((value.l_onoff != 0).then(|| std::time::Duration::from_secs(value.l_linger.max(0) as u64)))
 }
 
