@@ -51,5 +51,6 @@ pub use hub::Hub;
 pub use reactor::{Handle, Reactor, Registration};
 pub use readiness::{Direction, ReadyEvent, WakeHook};
 pub use sys::socket;
+pub use sys::unix_socket;
 pub use sys::Backend;
 pub use timer::TimerEntry;

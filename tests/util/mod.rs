@@ -574,3 +574,30 @@ pub fn wakers_kept_after_dropping<F: Future>(mut start: impl FnMut() -> F) -> us
     }
     lent.iter().filter(|w| w.upgrade().is_some()).count()
 }
+
+/// A fresh directory under the system's temp dir, removed (with what is in it) on drop: a
+/// place for Unix socket files that no other test or run can collide with.
+#[derive(Debug)]
+pub struct ScratchDir(std::path::PathBuf);
+
+impl ScratchDir {
+    #[track_caller]
+    pub fn new(tag: &str) -> ScratchDir {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("weft-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("creating a scratch directory");
+        ScratchDir(dir)
+    }
+
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

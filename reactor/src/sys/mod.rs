@@ -16,8 +16,8 @@
 //!    layer above says it drained the socket with `rearm(fd, token, interest)` (the `poll(2)`
 //!    backend emulates edges this way; for epoll `rearm` is free).
 //!
-//! The wake-up half (an `eventfd`) is in [`notify`]; socket creation is in [`socket`]; signal
-//! handlers are in [`signal`].
+//! The wake-up half (an `eventfd`) is in [`notify`]; socket creation is in [`socket`] and
+//! [`unix_socket`]; signal handlers are in [`signal`].
 
 use std::io;
 use std::time::Duration;
@@ -28,6 +28,7 @@ pub(crate) mod poll;
 mod raw;
 pub mod signal;
 pub mod socket;
+pub mod unix_socket;
 
 /// Runs a libc call and turns the C convention (`-1` and `errno`) into an `io::Result`.
 macro_rules! syscall {

@@ -1,10 +1,12 @@
-//! The futures behind every stream's `read`, `write`, `read_exact` and `write_all`.
+//! The futures behind every stream's `read`, `write`, `read_exact` and `write_all`, for TCP
+//! (`S` is std's `TcpStream`, the default) and Unix streams (std's `UnixStream`).
 //!
 //! They are hand-written structs rather than `async fn`s: each is polled straight into
 //! `Source::poll_read`/`poll_write`, with no nested state machines on the hot path.
 
 use std::future::Future;
 use std::io;
+use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
@@ -13,12 +15,12 @@ use super::source::Source;
 /// The future of `read`.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
-pub struct ReadFuture<'a> {
-    pub(crate) source: &'a Source<std::net::TcpStream>,
+pub struct ReadFuture<'a, S: AsFd = std::net::TcpStream> {
+    pub(crate) source: &'a Source<S>,
     pub(crate) buf: &'a mut [u8],
 }
 
-impl Future for ReadFuture<'_> {
+impl<S: AsFd> Future for ReadFuture<'_, S> {
     type Output = io::Result<usize>;
 
     #[inline]
@@ -31,12 +33,12 @@ impl Future for ReadFuture<'_> {
 /// The future of `write`.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
-pub struct WriteFuture<'a> {
-    pub(crate) source: &'a Source<std::net::TcpStream>,
+pub struct WriteFuture<'a, S: AsFd = std::net::TcpStream> {
+    pub(crate) source: &'a Source<S>,
     pub(crate) buf: &'a [u8],
 }
 
-impl Future for WriteFuture<'_> {
+impl<S: AsFd> Future for WriteFuture<'_, S> {
     type Output = io::Result<usize>;
 
     #[inline]
@@ -48,13 +50,13 @@ impl Future for WriteFuture<'_> {
 /// The future of `read_exact`.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
-pub struct ReadExactFuture<'a> {
-    pub(crate) source: &'a Source<std::net::TcpStream>,
+pub struct ReadExactFuture<'a, S: AsFd = std::net::TcpStream> {
+    pub(crate) source: &'a Source<S>,
     pub(crate) buf: &'a mut [u8],
     pub(crate) filled: usize,
 }
 
-impl Future for ReadExactFuture<'_> {
+impl<S: AsFd> Future for ReadExactFuture<'_, S> {
     type Output = io::Result<()>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -81,12 +83,12 @@ impl Future for ReadExactFuture<'_> {
 /// The future of `write_all`.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
-pub struct WriteAllFuture<'a> {
-    pub(crate) source: &'a Source<std::net::TcpStream>,
+pub struct WriteAllFuture<'a, S: AsFd = std::net::TcpStream> {
+    pub(crate) source: &'a Source<S>,
     pub(crate) buf: &'a [u8],
 }
 
-impl Future for WriteAllFuture<'_> {
+impl<S: AsFd> Future for WriteAllFuture<'_, S> {
     type Output = io::Result<()>;
 
     #[inline]

@@ -1,4 +1,4 @@
-//! TCP and UDP on the reactor.
+//! TCP, UDP and Unix-domain sockets on the reactor.
 //!
 //! Every socket is non-blocking and registered once, for both directions, with the reactor of
 //! the runtime that created it. Operations try the syscall first and wait only on `EAGAIN`;
@@ -6,6 +6,7 @@
 //! that always has data cannot starve the others. Host names are resolved on the blocking pool
 //! ([`lookup_host`]), never on the loop thread.
 
+mod accept;
 mod addr;
 mod io_util;
 mod source;
@@ -15,11 +16,17 @@ mod tcp_socket;
 mod tcp_stream;
 mod udp;
 mod unbudgeted;
+mod unix_datagram;
+mod unix_listener;
+mod unix_stream;
 
 pub use addr::{lookup_host, ToSocketAddrs};
 pub use io_util::{ReadExactFuture, ReadFuture, WriteAllFuture, WriteFuture};
-pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
+pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError, Split};
 pub use tcp_listener::TcpListener;
 pub use tcp_socket::TcpSocket;
 pub use tcp_stream::TcpStream;
 pub use udp::UdpSocket;
+pub use unix_datagram::UnixDatagram;
+pub use unix_listener::UnixListener;
+pub use unix_stream::UnixStream;

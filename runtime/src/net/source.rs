@@ -12,9 +12,11 @@ use crate::context;
 use crate::coop;
 
 /// A non-blocking socket and its registration. The registration is declared first so it is
-/// dropped (deregistered) before the socket closes.
+/// dropped (deregistered) before the socket closes. `pub` only so that the sealed
+/// [`Split`](super::Split) trait may name it; the module is private, so nothing outside the
+/// crate can reach it.
 #[derive(Debug)]
-pub(crate) struct Source<T: AsFd> {
+pub struct Source<T: AsFd> {
     registration: Registration,
     io: T,
 }

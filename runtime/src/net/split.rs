@@ -1,39 +1,79 @@
+//! Owned read and write halves of a stream, for TCP (`S = TcpStream`, the default) and Unix
+//! streams (`S = UnixStream`).
+
 use std::fmt;
 use std::io;
-use std::net::{Shutdown, SocketAddr};
+use std::net::Shutdown;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::io_util;
 use super::source::Source;
-use super::TcpStream;
+use super::{TcpStream, UnixStream};
 
-type Shared = Arc<Source<std::net::TcpStream>>;
+/// The stream types that split into owned halves: [`TcpStream`] and [`UnixStream`]. Sealed.
+pub trait Split: sealed::Split {}
 
-/// The reading half of a [`TcpStream`], from [`TcpStream::into_split`].
-#[derive(Debug)]
-pub struct OwnedReadHalf {
-    inner: Shared,
+impl Split for TcpStream {}
+impl Split for UnixStream {}
+
+pub(super) mod sealed {
+    use std::io;
+    use std::net::Shutdown;
+    use std::os::fd::AsFd;
+
+    use super::super::source::Source;
+
+    /// What the halves need of a stream type.
+    pub trait Split: Sized {
+        /// The std socket the stream registers.
+        type Std: AsFd + std::fmt::Debug;
+        /// The stream's address type.
+        type Addr;
+        fn into_source(self) -> Source<Self::Std>;
+        fn from_source(source: Source<Self::Std>) -> Self;
+        fn shutdown(socket: &Self::Std, how: Shutdown) -> io::Result<()>;
+        fn peer_addr(socket: &Self::Std) -> io::Result<Self::Addr>;
+        fn local_addr(socket: &Self::Std) -> io::Result<Self::Addr>;
+    }
 }
 
-/// The writing half of a [`TcpStream`], from [`TcpStream::into_split`]. Dropping it sends FIN.
-#[derive(Debug)]
-pub struct OwnedWriteHalf {
-    inner: Shared,
+type Shared<S> = Arc<Source<<S as sealed::Split>::Std>>;
+
+/// The reading half of a stream, from `into_split` ([`TcpStream::into_split`],
+/// [`UnixStream::into_split`]).
+pub struct OwnedReadHalf<S: Split = TcpStream> {
+    inner: Shared<S>,
+}
+
+/// The writing half of a stream, from `into_split`. Dropping it sends FIN (shuts down the
+/// stream's write direction).
+pub struct OwnedWriteHalf<S: Split = TcpStream> {
+    inner: Shared<S>,
     fin_on_drop: bool,
 }
 
 /// The halves given to [`OwnedReadHalf::reunite`] came from different streams.
-pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
+pub struct ReuniteError<S: Split = TcpStream>(pub OwnedReadHalf<S>, pub OwnedWriteHalf<S>);
 
-impl OwnedReadHalf {
-    pub(super) fn new(inner: Shared) -> OwnedReadHalf {
-        OwnedReadHalf { inner }
-    }
+/// Splits `stream` into its halves.
+pub(super) fn split<S: Split>(stream: S) -> (OwnedReadHalf<S>, OwnedWriteHalf<S>) {
+    let shared = Arc::new(stream.into_source());
+    (
+        OwnedReadHalf {
+            inner: shared.clone(),
+        },
+        OwnedWriteHalf {
+            inner: shared,
+            fin_on_drop: true,
+        },
+    )
+}
 
+impl<S: Split> OwnedReadHalf<S> {
     /// Reads some bytes; `Ok(0)` is end of stream.
-    pub fn read<'a>(&'a mut self, buf: &'a mut [u8]) -> io_util::ReadFuture<'a> {
+    pub fn read<'a>(&'a mut self, buf: &'a mut [u8]) -> io_util::ReadFuture<'a, S::Std> {
         io_util::ReadFuture {
             source: &self.inner,
             buf,
@@ -41,7 +81,10 @@ impl OwnedReadHalf {
     }
 
     /// Fills `buf` completely (`UnexpectedEof` if the peer closes first).
-    pub fn read_exact<'a>(&'a mut self, buf: &'a mut [u8]) -> io_util::ReadExactFuture<'a> {
+    pub fn read_exact<'a>(
+        &'a mut self,
+        buf: &'a mut [u8],
+    ) -> io_util::ReadExactFuture<'a, S::Std> {
         io_util::ReadExactFuture {
             source: &self.inner,
             buf,
@@ -50,15 +93,15 @@ impl OwnedReadHalf {
     }
 
     /// The remote address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get_ref().peer_addr()
+    pub fn peer_addr(&self) -> io::Result<S::Addr> {
+        S::peer_addr(self.inner.get_ref())
     }
 
     /// Joins the halves back into a stream.
     ///
     /// # Errors
     /// The halves belong to different streams; both are handed back.
-    pub fn reunite(self, write: OwnedWriteHalf) -> Result<TcpStream, ReuniteError> {
+    pub fn reunite(self, write: OwnedWriteHalf<S>) -> Result<S, ReuniteError<S>> {
         if !Arc::ptr_eq(&self.inner, &write.inner) {
             return Err(ReuniteError(self, write));
         }
@@ -68,22 +111,15 @@ impl OwnedReadHalf {
         write.fin_on_drop = false;
         drop(write);
         match Arc::try_unwrap(inner) {
-            Ok(source) => Ok(TcpStream::from_source(source)),
+            Ok(source) => Ok(S::from_source(source)),
             Err(_) => unreachable!("both halves were given up"),
         }
     }
 }
 
-impl OwnedWriteHalf {
-    pub(super) fn new(inner: Shared) -> OwnedWriteHalf {
-        OwnedWriteHalf {
-            inner,
-            fin_on_drop: true,
-        }
-    }
-
+impl<S: Split> OwnedWriteHalf<S> {
     /// Writes some bytes, returning how many.
-    pub fn write<'a>(&'a mut self, buf: &'a [u8]) -> io_util::WriteFuture<'a> {
+    pub fn write<'a>(&'a mut self, buf: &'a [u8]) -> io_util::WriteFuture<'a, S::Std> {
         io_util::WriteFuture {
             source: &self.inner,
             buf,
@@ -91,7 +127,7 @@ impl OwnedWriteHalf {
     }
 
     /// Writes all of `buf`.
-    pub fn write_all<'a>(&'a mut self, buf: &'a [u8]) -> io_util::WriteAllFuture<'a> {
+    pub fn write_all<'a>(&'a mut self, buf: &'a [u8]) -> io_util::WriteAllFuture<'a, S::Std> {
         io_util::WriteAllFuture {
             source: &self.inner,
             buf,
@@ -100,25 +136,25 @@ impl OwnedWriteHalf {
 
     /// Sends FIN now (dropping the half does it too).
     pub fn shutdown(&self) -> io::Result<()> {
-        self.inner.get_ref().shutdown(Shutdown::Write)
+        S::shutdown(self.inner.get_ref(), Shutdown::Write)
     }
 
     /// The local address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get_ref().local_addr()
+    pub fn local_addr(&self) -> io::Result<S::Addr> {
+        S::local_addr(self.inner.get_ref())
     }
 }
 
-impl Drop for OwnedWriteHalf {
+impl<S: Split> Drop for OwnedWriteHalf<S> {
     fn drop(&mut self) {
         if self.fin_on_drop {
             // The peer may already be gone (ENOTCONN): nothing left to tell it.
-            let _ = self.inner.get_ref().shutdown(Shutdown::Write);
+            let _ = self.shutdown();
         }
     }
 }
 
-impl futures_io::AsyncRead for OwnedReadHalf {
+impl<S: Split> futures_io::AsyncRead for OwnedReadHalf<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -128,7 +164,7 @@ impl futures_io::AsyncRead for OwnedReadHalf {
     }
 }
 
-impl futures_io::AsyncWrite for OwnedWriteHalf {
+impl<S: Split> futures_io::AsyncWrite for OwnedWriteHalf<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -146,16 +182,33 @@ impl futures_io::AsyncWrite for OwnedWriteHalf {
     }
 }
 
-impl fmt::Debug for ReuniteError {
+impl<S: Split> fmt::Debug for OwnedReadHalf<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedReadHalf")
+            .field("inner", &self.inner)
+            .finish()
+    }
+}
+
+impl<S: Split> fmt::Debug for OwnedWriteHalf<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedWriteHalf")
+            .field("inner", &self.inner)
+            .field("fin_on_drop", &self.fin_on_drop)
+            .finish()
+    }
+}
+
+impl<S: Split> fmt::Debug for ReuniteError<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ReuniteError(..)")
     }
 }
 
-impl fmt::Display for ReuniteError {
+impl<S: Split> fmt::Display for ReuniteError<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("tried to reunite halves of different TCP streams")
+        f.write_str("tried to reunite halves of different streams")
     }
 }
 
-impl std::error::Error for ReuniteError {}
+impl<S: Split> std::error::Error for ReuniteError<S> {}

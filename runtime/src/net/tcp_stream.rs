@@ -2,7 +2,6 @@ use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::AsFd;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use weft_reactor::{socket, Direction};
 use super::addr::resolve;
 use super::io_util;
 use super::source::Source;
-use super::split::{OwnedReadHalf, OwnedWriteHalf};
+use super::split::{self, OwnedReadHalf, OwnedWriteHalf};
 use super::{TcpSocket, ToSocketAddrs};
 
 /// A TCP connection on the reactor.
@@ -283,11 +282,32 @@ impl TcpStream {
     /// Splits into a read half and a write half that can move to different tasks.
     /// [`OwnedReadHalf::reunite`] puts them back together.
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        let shared = Arc::new(self.source);
-        (
-            OwnedReadHalf::new(shared.clone()),
-            OwnedWriteHalf::new(shared),
-        )
+        split::split(self)
+    }
+}
+
+impl split::sealed::Split for TcpStream {
+    type Std = std::net::TcpStream;
+    type Addr = SocketAddr;
+
+    fn into_source(self) -> Source<std::net::TcpStream> {
+        self.source
+    }
+
+    fn from_source(source: Source<std::net::TcpStream>) -> TcpStream {
+        TcpStream::from_source(source)
+    }
+
+    fn shutdown(socket: &std::net::TcpStream, how: Shutdown) -> io::Result<()> {
+        socket.shutdown(how)
+    }
+
+    fn peer_addr(socket: &std::net::TcpStream) -> io::Result<SocketAddr> {
+        socket.peer_addr()
+    }
+
+    fn local_addr(socket: &std::net::TcpStream) -> io::Result<SocketAddr> {
+        socket.local_addr()
     }
 }
 

@@ -1,0 +1,149 @@
+use std::io;
+use std::net::Shutdown;
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+
+use weft_reactor::Direction;
+
+use super::source::Source;
+
+/// A Unix-domain datagram socket on the reactor. Datagrams keep their boundaries and, unlike
+/// UDP, are never lost or reordered: a sender waits while the receiver's queue is full. Any
+/// number of tasks may send and receive on one socket at once (`Arc<UnixDatagram>`).
+///
+/// ```
+/// use weft_runtime::net::UnixDatagram;
+/// weft_runtime::Runtime::new()?.block_on(async {
+///     let (a, b) = UnixDatagram::pair()?;
+///     a.send(b"one").await?;
+///     a.send(b"two").await?;
+///     let mut buf = [0; 16];
+///     let n = b.recv(&mut buf).await?;
+///     assert_eq!(&buf[..n], b"one");
+///     let n = b.recv(&mut buf).await?;
+///     assert_eq!(&buf[..n], b"two");
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct UnixDatagram {
+    source: Source<std::os::unix::net::UnixDatagram>,
+}
+
+impl UnixDatagram {
+    /// Creates a socket file at `path` and binds to it.
+    ///
+    /// # Errors
+    /// Something already exists at `path` (`AddrInUse`), its directory is missing, or there is
+    /// no runtime on this thread; the error names the path.
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
+        let path = path.as_ref();
+        let socket = std::os::unix::net::UnixDatagram::bind(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("bind {}: {e}", path.display())))?;
+        UnixDatagram::from_std(socket)
+    }
+
+    /// A socket bound to no address: it can send to named sockets (or one it connects to),
+    /// but nobody can address a reply to it.
+    ///
+    /// # Errors
+    /// The kernel refused, or there is no runtime on this thread.
+    pub fn unbound() -> io::Result<UnixDatagram> {
+        UnixDatagram::from_std(std::os::unix::net::UnixDatagram::unbound()?)
+    }
+
+    /// A connected pair of unnamed sockets (`socketpair(2)`).
+    ///
+    /// # Errors
+    /// The kernel refused, or there is no runtime on this thread.
+    pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
+        let (a, b) = std::os::unix::net::UnixDatagram::pair()?;
+        Ok((UnixDatagram::from_std(a)?, UnixDatagram::from_std(b)?))
+    }
+
+    /// Takes over a std socket (made non-blocking here).
+    ///
+    /// # Errors
+    /// No runtime on this thread, or the reactor refused the socket.
+    pub fn from_std(socket: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
+        socket.set_nonblocking(true)?;
+        Ok(UnixDatagram {
+            source: Source::new(socket)?,
+        })
+    }
+
+    /// Sets the default peer for [`send`](UnixDatagram::send) and filters what
+    /// [`recv`](UnixDatagram::recv) accepts. Connecting a datagram socket never waits.
+    ///
+    /// # Errors
+    /// Nothing is bound at `path` (`NotFound`) or it is not a datagram socket; the error
+    /// names the path.
+    pub fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        let path = path.as_ref();
+        self.source
+            .get_ref()
+            .connect(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("connect to {}: {e}", path.display())))
+    }
+
+    /// Sends one datagram to the socket bound at `path`, waiting while its queue is full.
+    ///
+    /// # Errors
+    /// Nothing is bound at `path` (`NotFound`), or nothing reads there any more
+    /// (`ConnectionRefused`).
+    pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
+        let path = path.as_ref();
+        self.source
+            .io(Direction::Write, |s| s.send_to(buf, path))
+            .await
+    }
+
+    /// Receives one datagram and the sender's address; bytes beyond `buf`'s length are
+    /// discarded.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.source.io(Direction::Read, |s| s.recv_from(buf)).await
+    }
+
+    /// Sends one datagram to the connected peer, waiting while its queue is full.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.source.io(Direction::Write, |s| s.send(buf)).await
+    }
+
+    /// Receives one datagram from the connected peer.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.source.io(Direction::Read, |s| s.recv(buf)).await
+    }
+
+    /// Sends one datagram to the connected peer without waiting: `WouldBlock` when its queue
+    /// is full.
+    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.source.try_io(Direction::Write, |s| s.send(buf))
+    }
+
+    /// Receives one datagram without waiting: `WouldBlock` when none is queued.
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.source.try_io(Direction::Read, |s| s.recv(buf))
+    }
+
+    /// Shuts down receiving, sending or both: a task waiting on that direction is released
+    /// (a receive returns `Ok(0)`).
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.source.get_ref().shutdown(how)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.source.get_ref().local_addr()
+    }
+
+    /// The connected peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.source.get_ref().peer_addr()
+    }
+
+    /// Takes the pending socket error (`SO_ERROR`), if any.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.source.get_ref().take_error()
+    }
+}

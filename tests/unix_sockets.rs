@@ -1,0 +1,272 @@
+//! Unix-domain sockets: streams by path and by abstract name, halves, datagrams with
+//! back-pressure, shared acceptors, and errors that name what went wrong.
+
+mod util;
+
+use std::io::ErrorKind;
+use std::os::fd::AsRawFd;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use util::{multi_thread_rt, payload, run, run_on, within, Checksum, ScratchDir, XorShift};
+use weft::net::{UnixDatagram, UnixListener, UnixStream};
+
+const SHORT: Duration = Duration::from_secs(10);
+
+#[test]
+fn many_connections_echo_checksummed_payloads_by_path() {
+    let dir = ScratchDir::new("unix-echo");
+    let path = dir.path("echo.sock");
+    run(async move {
+        let listener = UnixListener::bind(&path).unwrap();
+        assert_eq!(
+            listener.local_addr().unwrap().as_pathname(),
+            Some(path.as_path())
+        );
+        let server = weft::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                weft::spawn(async move {
+                    let (mut read, mut write) = stream.into_split();
+                    let mut buf = vec![0; 16 * 1024];
+                    loop {
+                        let n = read.read(&mut buf).await.unwrap();
+                        if n == 0 {
+                            return;
+                        }
+                        write.write_all(&buf[..n]).await.unwrap();
+                    }
+                });
+            }
+        });
+        let mut sizes = XorShift::new(7);
+        let clients: Vec<_> = (0..64)
+            .map(|i| {
+                let len = sizes.log_uniform(1, 512 * 1024);
+                let path = path.clone();
+                weft::spawn(async move {
+                    let data = payload(i, len);
+                    let (mut read, mut write) = UnixStream::connect(&path).await.unwrap().into_split();
+                    let sender = weft::spawn(async move {
+                        write.write_all(&data).await.unwrap();
+                        Checksum::of(&data)
+                    });
+                    let mut got = Checksum::default();
+                    let mut buf = vec![0; 7000];
+                    while got.len < len as u64 {
+                        let n = read.read(&mut buf).await.unwrap();
+                        assert_ne!(n, 0, "the server closed early");
+                        got.update(&buf[..n]);
+                    }
+                    assert_eq!(got, sender.await.unwrap());
+                })
+            })
+            .collect();
+        for client in clients {
+            within(SHORT, client).await.unwrap();
+        }
+        server.abort();
+    });
+}
+
+#[test]
+fn a_dropped_write_half_is_end_of_stream_and_halves_reunite() {
+    run(async {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let (read, write) = a.into_split();
+        let (other_read, other_write) = UnixStream::pair().unwrap().0.into_split();
+        let mismatched = read.reunite(other_write).unwrap_err();
+        assert!(mismatched.to_string().contains("different streams"));
+        let (read, _) = (mismatched.0, other_read);
+        let mut a = read.reunite(write).unwrap();
+        a.write_all(b"still one stream").await.unwrap();
+        let mut got = [0; 16];
+        b.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"still one stream");
+
+        let (mut read, write) = a.into_split();
+        drop(write);
+        let mut buf = [0; 8];
+        assert_eq!(within(SHORT, b.read(&mut buf)).await.unwrap(), 0);
+        b.write_all(b"reply").await.unwrap();
+        read.read_exact(&mut buf[..5]).await.unwrap();
+        assert_eq!(&buf[..5], b"reply");
+    });
+}
+
+#[test]
+fn abstract_names_listen_and_connect_without_a_file() {
+    let name = format!("weft-test-{}-abstract", std::process::id());
+    let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    run(async move {
+        let listener = UnixListener::bind_addr(&addr).unwrap();
+        let bound = listener.local_addr().unwrap();
+        assert_eq!(bound.as_abstract_name(), Some(name.as_bytes()));
+        let mut client = UnixStream::connect_addr(&addr).await.unwrap();
+        let (mut server, _) = within(SHORT, listener.accept()).await.unwrap();
+        assert_eq!(
+            server.local_addr().unwrap().as_abstract_name(),
+            Some(name.as_bytes())
+        );
+        client.write_all(b"hi").await.unwrap();
+        let mut buf = [0; 2];
+        server.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"hi");
+    });
+}
+
+#[test]
+fn several_acceptors_share_a_listener_across_workers() {
+    let dir = ScratchDir::new("unix-shared");
+    let path = dir.path("shared.sock");
+    let rt = multi_thread_rt(2);
+    run_on(&rt, SHORT, async move {
+        let listener = Arc::new(UnixListener::bind(&path).unwrap());
+        let acceptors: Vec<_> = (0..4)
+            .map(|_| {
+                let listener = listener.clone();
+                weft::spawn(async move {
+                    let mut served = 0;
+                    while let Ok(Ok((mut stream, _))) =
+                        weft::time::timeout(Duration::from_millis(300), listener.accept()).await
+                    {
+                        let mut byte = [0; 1];
+                        stream.read_exact(&mut byte).await.unwrap();
+                        stream.write_all(&byte).await.unwrap();
+                        served += 1;
+                    }
+                    served
+                })
+            })
+            .collect();
+        for i in 0..100u8 {
+            let mut client = UnixStream::connect(&path).await.unwrap();
+            client.write_all(&[i]).await.unwrap();
+            let mut back = [0; 1];
+            client.read_exact(&mut back).await.unwrap();
+            assert_eq!(back[0], i);
+        }
+        let mut total = 0;
+        for acceptor in acceptors {
+            total += acceptor.await.unwrap();
+        }
+        assert_eq!(total, 100);
+    });
+}
+
+#[test]
+fn connect_and_bind_errors_name_the_path() {
+    let dir = ScratchDir::new("unix-errors");
+    run(async {
+        let missing = dir.path("missing.sock");
+        let err = UnixStream::connect(&missing).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+        assert!(err.to_string().contains("missing.sock"), "{err}");
+
+        let too_long = dir.path(&"x".repeat(200));
+        let err = UnixStream::connect(&too_long).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("xxxx"), "{err}");
+
+        let taken = dir.path("taken.sock");
+        let _first = UnixListener::bind(&taken).unwrap();
+        let err = UnixListener::bind(&taken).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AddrInUse);
+        assert!(err.to_string().contains("taken.sock"), "{err}");
+
+        // A datagram socket at the path: nothing there accepts stream connections.
+        let datagram = dir.path("datagram.sock");
+        let _socket = UnixDatagram::bind(&datagram).unwrap();
+        let err = UnixStream::connect(&datagram).await.unwrap_err();
+        assert!(err.to_string().contains("datagram.sock"), "{err}");
+    });
+}
+
+#[test]
+fn a_full_backlog_fails_the_connect_at_once_instead_of_blocking_the_loop() {
+    let dir = ScratchDir::new("unix-backlog");
+    let path = dir.path("full.sock");
+    let std_listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    // Shrink the backlog to the least the kernel allows (listening again only resets it).
+    // SAFETY: `listen` on a descriptor the std listener owns and keeps open.
+    assert_eq!(unsafe { libc::listen(std_listener.as_raw_fd(), 0) }, 0);
+    run(async {
+        let _listener = UnixListener::from_std(std_listener).unwrap();
+        let mut held = Vec::new();
+        let err = loop {
+            match within(SHORT, UnixStream::connect(&path)).await {
+                Ok(stream) => held.push(stream),
+                Err(e) => break e,
+            }
+            assert!(held.len() <= 64, "the backlog never filled");
+        };
+        assert_eq!(err.kind(), ErrorKind::WouldBlock, "{err}");
+        assert!(err.to_string().contains("full.sock"), "{err}");
+        assert!(err.to_string().contains("backlog is full"), "{err}");
+    });
+}
+
+#[test]
+fn datagrams_keep_boundaries_and_name_their_sender() {
+    let dir = ScratchDir::new("unix-dgram");
+    run(async {
+        let a = UnixDatagram::bind(dir.path("a.sock")).unwrap();
+        let b = UnixDatagram::bind(dir.path("b.sock")).unwrap();
+        a.send_to(b"first", dir.path("b.sock")).await.unwrap();
+        a.send_to(b"second!", dir.path("b.sock")).await.unwrap();
+        let mut buf = [0; 64];
+        let (n, from) = within(SHORT, b.recv_from(&mut buf)).await.unwrap();
+        assert_eq!(&buf[..n], b"first");
+        assert_eq!(from.as_pathname(), Some(dir.path("a.sock").as_path()));
+        let (n, _) = b.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"second!");
+
+        let unbound = UnixDatagram::unbound().unwrap();
+        unbound.connect(dir.path("a.sock")).unwrap();
+        unbound.send(b"from nobody").await.unwrap();
+        let (n, from) = a.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"from nobody");
+        assert!(from.is_unnamed());
+
+        let err = unbound.connect(dir.path("nobody.sock")).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+        assert!(err.to_string().contains("nobody.sock"), "{err}");
+    });
+}
+
+#[test]
+fn a_sender_waits_while_the_receiver_is_full_and_nothing_is_lost() {
+    run(async {
+        let (tx, rx) = UnixDatagram::pair().unwrap();
+        const COUNT: u32 = 2000;
+        let sender = weft::spawn(async move {
+            let mut blocked = 0;
+            for i in 0..COUNT {
+                let mut datagram = payload(u64::from(i), 1024);
+                datagram[..4].copy_from_slice(&i.to_le_bytes());
+                if tx.try_send(&datagram).is_err() {
+                    blocked += 1;
+                    tx.send(&datagram).await.unwrap();
+                }
+            }
+            blocked
+        });
+        let mut buf = [0; 2048];
+        for i in 0..COUNT {
+            let n = within(SHORT, rx.recv(&mut buf)).await.unwrap();
+            assert_eq!(n, 1024);
+            assert_eq!(u32::from_le_bytes(buf[..4].try_into().unwrap()), i);
+            if i % 100 == 0 {
+                weft::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        let blocked = sender.await.unwrap();
+        assert!(blocked > 0, "the receiver's queue never filled");
+        assert_eq!(
+            rx.try_recv(&mut buf).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
+    });
+}
