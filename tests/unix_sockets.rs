@@ -48,7 +48,8 @@ fn many_connections_echo_checksummed_payloads_by_path() {
                 let path = path.clone();
                 weft::spawn(async move {
                     let data = payload(i, len);
-                    let (mut read, mut write) = UnixStream::connect(&path).await.unwrap().into_split();
+                    let (mut read, mut write) =
+                        UnixStream::connect(&path).await.unwrap().into_split();
                     let sender = weft::spawn(async move {
                         write.write_all(&data).await.unwrap();
                         Checksum::of(&data)

@@ -1,4 +1,5 @@
-//! Blocking-looking TCP and UDP: `std::net`'s shapes, `std::io::Read`/`Write`, weft's reactor.
+//! Blocking-looking TCP, UDP and Unix-domain sockets: `std::net`'s and
+//! `std::os::unix::net`'s shapes, `std::io::Read`/`Write`, weft's reactor.
 //!
 //! Each type wraps its `weft_runtime::net` counterpart, so the coroutine parks while the socket
 //! is not ready and the loop runs everything else. End of stream is `Ok(0)`; a reset
@@ -6,14 +7,14 @@
 //!
 //! # The hot path
 //!
-//! A `TcpStream` read or write in a coroutine, without a timeout, builds no future: it polls
+//! A `TcpStream` or `UnixStream` read or write in a coroutine, without a timeout, builds no future: it polls
 //! the stream's readiness-plus-syscall step (`poll_read_unbudgeted` and friends) with the
 //! running task's `Context`. When the socket is ready that is one readiness check and one
 //! syscall; when it is not, the step stores the task's waker with the reactor and the
 //! coroutine suspends once, to be resumed by the wake. Instead of the runtime's thread-local
 //! cooperative budget, each operation spends one unit of a budget the coroutine keeps per
 //! resume (the same 128 operations), so a coroutine whose socket never waits still yields.
-//! Calls with a timeout, accept, connect and UDP go through the runtime's futures, under the
+//! Calls with a timeout, accept, connect and datagrams go through the runtime's futures, under the
 //! same parking loop (or [`block_on`] outside a coroutine).
 //!
 //! # Timeouts
@@ -37,13 +38,21 @@
 //!   have to wait returns an error instead of parking; one the socket can complete at once
 //!   (data ready, room to write) completes. Calls with a timeout return the error at once.
 
+mod stream;
 mod tcp_listener;
 mod tcp_stream;
 mod udp;
+mod unix_datagram;
+mod unix_listener;
+mod unix_stream;
 
+pub use stream::Stream;
 pub use tcp_listener::{Incoming, TcpListener};
 pub use tcp_stream::TcpStream;
 pub use udp::UdpSocket;
+pub use unix_datagram::UnixDatagram;
+pub use unix_listener::UnixListener;
+pub use unix_stream::UnixStream;
 pub use weft_runtime::net::ToSocketAddrs;
 
 use std::future::{poll_fn, Future};

@@ -74,7 +74,7 @@ impl TcpListener {
 
     /// An endless iterator of accepted connections.
     pub fn incoming(&self) -> Incoming<'_> {
-        Incoming { listener: self }
+        Incoming::new(self)
     }
 
     /// The bound address.
@@ -83,13 +83,21 @@ impl TcpListener {
     }
 }
 
-/// The iterator of [`TcpListener::incoming`]: never ends, yields each `accept`'s result.
+/// The iterator of `incoming` ([`TcpListener::incoming`],
+/// [`UnixListener::incoming`](super::UnixListener::incoming)): never ends, yields each
+/// `accept`'s result.
 #[derive(Debug)]
-pub struct Incoming<'a> {
-    listener: &'a TcpListener,
+pub struct Incoming<'a, L = TcpListener> {
+    pub(super) listener: &'a L,
 }
 
-impl Iterator for Incoming<'_> {
+impl<'a, L> Incoming<'a, L> {
+    pub(super) fn new(listener: &'a L) -> Incoming<'a, L> {
+        Incoming { listener }
+    }
+}
+
+impl Iterator for Incoming<'_, TcpListener> {
     type Item = io::Result<TcpStream>;
 
     fn next(&mut self) -> Option<io::Result<TcpStream>> {

@@ -27,6 +27,8 @@ pub use tcp_listener::TcpListener;
 pub use tcp_socket::TcpSocket;
 pub use tcp_stream::TcpStream;
 pub use udp::UdpSocket;
+#[doc(hidden)]
+pub use unbudgeted::UnbudgetedStream;
 pub use unix_datagram::UnixDatagram;
 pub use unix_listener::UnixListener;
 pub use unix_stream::UnixStream;

@@ -81,10 +81,7 @@ impl<S: Split> OwnedReadHalf<S> {
     }
 
     /// Fills `buf` completely (`UnexpectedEof` if the peer closes first).
-    pub fn read_exact<'a>(
-        &'a mut self,
-        buf: &'a mut [u8],
-    ) -> io_util::ReadExactFuture<'a, S::Std> {
+    pub fn read_exact<'a>(&'a mut self, buf: &'a mut [u8]) -> io_util::ReadExactFuture<'a, S::Std> {
         io_util::ReadExactFuture {
             source: &self.inner,
             buf,

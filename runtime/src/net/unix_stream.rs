@@ -36,7 +36,7 @@ use super::split::{self, OwnedReadHalf, OwnedWriteHalf};
 /// ```
 #[derive(Debug)]
 pub struct UnixStream {
-    source: Source<std::os::unix::net::UnixStream>,
+    pub(super) source: Source<std::os::unix::net::UnixStream>,
 }
 
 impl UnixStream {
@@ -48,9 +48,8 @@ impl UnixStream {
     /// listener's backlog is full (`WouldBlock`); each error names the path.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let path = path.as_ref();
-        let addr = SocketAddr::from_pathname(path).map_err(|e| {
-            io::Error::new(e.kind(), format!("connect to {}: {e}", path.display()))
-        })?;
+        let addr = SocketAddr::from_pathname(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("connect to {}: {e}", path.display())))?;
         UnixStream::connect_addr(&addr).await
     }
 
