@@ -10,7 +10,8 @@
 //!
 //! 1. On a runtime's thread (inside `Runtime::block_on`, a task or a coroutine), start a
 //!    coroutine with [`go`] (or [`Builder`] for a name and a stack size).
-//! 2. Use [`net`]'s `TcpListener`, `TcpStream` and `UdpSocket` as you would `std::net`'s:
+//! 2. Use [`net`]'s `TcpListener`, `TcpStream` and `UdpSocket` (or `UnixListener`,
+//!    `UnixStream` and `UnixDatagram`) as you would `std::net`'s:
 //!    they implement `std::io::Read` and `Write`, and park the coroutine instead of the thread.
 //! 3. Wait with [`sleep`], [`yield_now`], [`JoinHandle::join`], or any future with
 //!    [`block_on`]; push blocking or CPU-heavy work to the pool with [`blocking`].
@@ -108,6 +109,9 @@ fn _assert_send_sync() {
     send_sync::<net::TcpStream>();
     send_sync::<net::TcpListener>();
     send_sync::<net::UdpSocket>();
+    send_sync::<net::UnixStream>();
+    send_sync::<net::UnixListener>();
+    send_sync::<net::UnixDatagram>();
     send_sync::<Builder>();
     // A select over sendable arms can be awaited in a `weft::spawn`ed task.
     fn _select_is_send(rx: &mut sync::mpsc::Receiver<u8>, tx: &sync::mpsc::Sender<u8>) {

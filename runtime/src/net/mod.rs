@@ -32,3 +32,17 @@ pub use unbudgeted::UnbudgetedStream;
 pub use unix_datagram::UnixDatagram;
 pub use unix_listener::UnixListener;
 pub use unix_stream::UnixStream;
+
+/// Compile-time facts: every socket can be shared between tasks on any worker.
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<TcpListener>();
+    send_sync::<TcpStream>();
+    send_sync::<UdpSocket>();
+    send_sync::<UnixListener>();
+    send_sync::<UnixStream>();
+    send_sync::<UnixDatagram>();
+    send_sync::<OwnedReadHalf<UnixStream>>();
+    send_sync::<OwnedWriteHalf<UnixStream>>();
+}
