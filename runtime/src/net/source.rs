@@ -244,7 +244,7 @@ impl<T: AsFd> Source<T> {
 
     /// Writes all of `*buf`, advancing it past what was written (so a `Pending` resumes where
     /// it stopped); `budgeted` spends one unit of cooperative budget per write.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn poll_write_all(
         &self,
         cx: &mut Context<'_>,
