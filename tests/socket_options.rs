@@ -1,7 +1,8 @@
 //! Socket options beyond what std offers (keep-alive, buffer sizes, linger) and the ones std
 //! has on streams (TTL, `TCP_NODELAY`): they read back as set, reach the connections a listener
 //! accepts, change what the peer sees (an abortive close), and bad values are clear errors.
-//! Also `peek`, the other per-stream call a server uses to look before it reads.
+//! Also `peek`, the other per-stream call a server uses to look before it reads, and the
+//! descriptor itself (`AsFd`/`AsRawFd`) for options weft has no setter for.
 
 mod util;
 
@@ -229,5 +230,48 @@ fn a_coroutine_udp_socket_takes_over_a_std_socket_with_its_options() {
         let mut buf = [0; 4];
         let (n, from) = peer.recv_from(&mut buf).unwrap();
         assert_eq!((&buf[..n], from), (&b"ok"[..], addr));
+    });
+}
+
+/// Sets `SO_KEEPALIVE` through `libc` on `fd`, as a user would for an option weft lacks.
+fn set_keepalive_raw(fd: std::os::fd::RawFd) {
+    let on: libc::c_int = 1;
+    // SAFETY: `fd` is an open socket for the duration of the call; `on` is a live c_int and
+    // its size is passed along.
+    let ret = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_KEEPALIVE,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(ret, 0, "{}", std::io::Error::last_os_error());
+}
+
+#[test]
+fn the_descriptor_is_there_for_options_weft_has_no_setter_for() {
+    use std::os::fd::{AsFd, AsRawFd};
+    run(async {
+        let (client, server) = util::tcp_pair().await.unwrap();
+        set_keepalive_raw(client.as_raw_fd());
+        assert!(client.keepalive().unwrap());
+        assert!(!server.keepalive().unwrap());
+        assert_ne!(client.as_fd().as_raw_fd(), server.as_raw_fd());
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        assert!(listener.as_raw_fd() >= 0);
+    });
+    util::run_coro(|| {
+        let listener = weft::coroutines::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream =
+            weft::coroutines::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        set_keepalive_raw(stream.as_raw_fd());
+        assert!(stream.keepalive().unwrap());
+        let fd = stream.as_raw_fd();
+        assert_eq!(stream.into_weft().as_raw_fd(), fd);
+        let (a, _b) = weft::coroutines::net::UnixStream::pair().unwrap();
+        let fd = a.as_raw_fd();
+        assert_eq!(a.into_weft().as_raw_fd(), fd);
     });
 }

@@ -1,6 +1,7 @@
 use std::cell::UnsafeCell;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -26,6 +27,8 @@ pub struct Stream<S> {
     inner: UnsafeCell<S>,
     /// Set while a call through `&self` uses `inner`.
     busy: AtomicBool,
+    /// The inner stream's descriptor, for `AsFd` without going through `busy`.
+    pub(super) fd: RawFd,
     read_timeout: Timeout,
     write_timeout: Timeout,
 }
@@ -39,6 +42,7 @@ unsafe impl<S: Send> Sync for Stream<S> {}
 impl<S: UnbudgetedStream> Stream<S> {
     pub(super) fn from_weft(stream: S) -> Stream<S> {
         Stream {
+            fd: stream.as_fd().as_raw_fd(),
             inner: UnsafeCell::new(stream),
             busy: AtomicBool::new(false),
             read_timeout: Timeout::default(),

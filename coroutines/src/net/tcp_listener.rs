@@ -38,7 +38,7 @@ use super::{io_wait, TcpStream};
 /// connections kept in the kernel's backlog (see `weft::net::TcpListener`).
 #[derive(Debug)]
 pub struct TcpListener {
-    inner: weft_runtime::net::TcpListener,
+    pub(super) inner: weft_runtime::net::TcpListener,
 }
 
 impl TcpListener {

@@ -25,7 +25,7 @@ use super::{io_wait, Timeout, ToSocketAddrs};
 /// ```
 #[derive(Debug)]
 pub struct UdpSocket {
-    inner: weft_runtime::net::UdpSocket,
+    pub(super) inner: weft_runtime::net::UdpSocket,
     read_timeout: Timeout,
     write_timeout: Timeout,
 }

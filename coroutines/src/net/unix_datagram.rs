@@ -28,7 +28,7 @@ use super::{io_wait, Timeout};
 /// ```
 #[derive(Debug)]
 pub struct UnixDatagram {
-    inner: weft_runtime::net::UnixDatagram,
+    pub(super) inner: weft_runtime::net::UnixDatagram,
     read_timeout: Timeout,
     write_timeout: Timeout,
 }

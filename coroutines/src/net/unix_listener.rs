@@ -11,7 +11,7 @@ use super::{io_wait, Incoming, UnixStream};
 /// path again.
 #[derive(Debug)]
 pub struct UnixListener {
-    inner: weft_runtime::net::UnixListener,
+    pub(super) inner: weft_runtime::net::UnixListener,
 }
 
 impl UnixListener {

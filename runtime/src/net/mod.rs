@@ -8,6 +8,7 @@
 
 mod accept;
 mod addr;
+mod fd;
 mod io_util;
 mod source;
 mod split;

@@ -41,7 +41,7 @@ use super::{TcpSocket, TcpStream};
 /// listener's lists, and the others are still woken.
 #[derive(Debug)]
 pub struct TcpListener {
-    acceptor: Acceptor<std::net::TcpListener>,
+    pub(super) acceptor: Acceptor<std::net::TcpListener>,
 }
 
 impl TcpListener {

@@ -28,7 +28,7 @@ use super::{TcpListener, TcpStream};
 /// ```
 #[derive(Debug)]
 pub struct TcpSocket {
-    fd: OwnedFd,
+    pub(super) fd: OwnedFd,
 }
 
 impl TcpSocket {

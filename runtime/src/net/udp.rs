@@ -25,7 +25,7 @@ use super::ToSocketAddrs;
 /// ```
 #[derive(Debug)]
 pub struct UdpSocket {
-    source: Source<std::net::UdpSocket>,
+    pub(super) source: Source<std::net::UdpSocket>,
 }
 
 impl UdpSocket {

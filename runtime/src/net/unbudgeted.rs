@@ -7,6 +7,7 @@
 
 use std::io;
 use std::net::Shutdown;
+use std::os::fd::AsFd;
 use std::task::{Context, Poll};
 
 use super::{TcpStream, UnixStream};
@@ -15,7 +16,7 @@ use super::{TcpStream, UnixStream};
 /// blocking-looking `Read` and `Write`: reads and writes that spend no budget, `shutdown` and
 /// `take_error`.
 #[doc(hidden)]
-pub trait UnbudgetedStream {
+pub trait UnbudgetedStream: AsFd {
     /// Reads some bytes, or stores `cx`'s waker for read readiness; spends no budget.
     fn poll_read_unbudgeted(&self, cx: &mut Context<'_>, buf: &mut [u8])
         -> Poll<io::Result<usize>>;

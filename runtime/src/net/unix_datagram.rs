@@ -28,7 +28,7 @@ use super::source::Source;
 /// ```
 #[derive(Debug)]
 pub struct UnixDatagram {
-    source: Source<std::os::unix::net::UnixDatagram>,
+    pub(super) source: Source<std::os::unix::net::UnixDatagram>,
 }
 
 impl UnixDatagram {

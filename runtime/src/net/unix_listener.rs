@@ -31,7 +31,7 @@ use super::UnixStream;
 /// ```
 #[derive(Debug)]
 pub struct UnixListener {
-    acceptor: Acceptor<std::os::unix::net::UnixListener>,
+    pub(super) acceptor: Acceptor<std::os::unix::net::UnixListener>,
 }
 
 impl UnixListener {
