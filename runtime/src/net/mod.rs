@@ -5,6 +5,10 @@
 //! each completed operation spends one unit of the task's cooperative budget, so a connection
 //! that always has data cannot starve the others. Host names are resolved on the blocking pool
 //! ([`lookup_host`]), never on the loop thread.
+//!
+//! Every socket implements `AsFd` and `AsRawFd`, for options weft has no setter for (with
+//! `socket2` or `libc`). The descriptor stays registered with the reactor: don't close it,
+//! don't make it blocking, and don't read or write through it behind weft's back.
 
 mod accept;
 mod addr;
