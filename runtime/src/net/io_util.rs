@@ -97,3 +97,108 @@ impl<S: AsFd> Future for WriteAllFuture<'_, S> {
         this.source.poll_write_all(cx, &mut this.buf, true)
     }
 }
+
+/// The calls every stream type ([`TcpStream`](super::TcpStream),
+/// [`UnixStream`](super::UnixStream)) has, in its inherent `impl`: `read`, `read_exact`,
+/// `write`, `write_all`, `try_read`, `try_write`. `$std` is the std socket in its `source`.
+macro_rules! stream_calls {
+    ($std:ty) => {
+        /// Reads some bytes; `Ok(0)` is end of stream (or an empty `buf`).
+        pub fn read<'a>(&'a mut self, buf: &'a mut [u8]) -> io_util::ReadFuture<'a, $std> {
+            io_util::ReadFuture {
+                source: &self.source,
+                buf,
+            }
+        }
+
+        /// Fills `buf` completely.
+        ///
+        /// # Errors
+        /// `UnexpectedEof` if the peer closes first.
+        pub fn read_exact<'a>(
+            &'a mut self,
+            buf: &'a mut [u8],
+        ) -> io_util::ReadExactFuture<'a, $std> {
+            io_util::ReadExactFuture {
+                source: &self.source,
+                buf,
+                filled: 0,
+            }
+        }
+
+        /// Writes some bytes, returning how many.
+        pub fn write<'a>(&'a mut self, buf: &'a [u8]) -> io_util::WriteFuture<'a, $std> {
+            io_util::WriteFuture {
+                source: &self.source,
+                buf,
+            }
+        }
+
+        /// Writes all of `buf`.
+        pub fn write_all<'a>(&'a mut self, buf: &'a [u8]) -> io_util::WriteAllFuture<'a, $std> {
+            io_util::WriteAllFuture {
+                source: &self.source,
+                buf,
+            }
+        }
+
+        /// Reads without waiting: `Ok(0)` is end of stream; `WouldBlock` when nothing is there
+        /// (then `readable` waits for more). Spends no cooperative budget.
+        pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+            self.source.try_io(Direction::Read, |s| {
+                weft_reactor::socket::recv(std::os::fd::AsFd::as_fd(s), buf)
+            })
+        }
+
+        /// Writes without waiting: `WouldBlock` when the send buffer is full (then `writable`
+        /// waits for room).
+        pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+            self.source.try_io(Direction::Write, |s| {
+                weft_reactor::socket::send(std::os::fd::AsFd::as_fd(s), buf)
+            })
+        }
+    };
+}
+
+/// `futures_io::AsyncRead` and `AsyncWrite` for a stream type whose `source` holds its socket;
+/// closing shuts down the write direction (the peer reads end of stream).
+macro_rules! stream_traits {
+    ($stream:ty) => {
+        impl futures_io::AsyncRead for $stream {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<io::Result<usize>> {
+                self.source.poll_read(cx, buf)
+            }
+        }
+
+        impl futures_io::AsyncWrite for $stream {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<io::Result<usize>> {
+                self.source.poll_write(cx, buf)
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            /// Shuts down the write direction (the peer reads end of stream).
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<io::Result<()>> {
+                std::task::Poll::Ready(self.shutdown(std::net::Shutdown::Write))
+            }
+        }
+    };
+}
+
+pub(super) use {stream_calls, stream_traits};

@@ -1,8 +1,6 @@
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::AsFd;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use weft_reactor::{socket, Direction};
@@ -74,13 +72,7 @@ impl TcpStream {
         TcpStream { source }
     }
 
-    /// Reads some bytes; `Ok(0)` is end of stream (or an empty `buf`).
-    pub fn read<'a>(&'a mut self, buf: &'a mut [u8]) -> io_util::ReadFuture<'a> {
-        io_util::ReadFuture {
-            source: &self.source,
-            buf,
-        }
-    }
+    io_util::stream_calls!(std::net::TcpStream);
 
     /// Waits for data and copies what is there into `buf` without consuming it: the next
     /// `read` returns the same bytes. `Ok(0)` is end of stream (or an empty `buf`). For sniffing
@@ -109,34 +101,6 @@ impl TcpStream {
             return Ok(0);
         }
         self.source.io(Direction::Read, |s| s.peek(buf)).await
-    }
-
-    /// Fills `buf` completely.
-    ///
-    /// # Errors
-    /// `UnexpectedEof` if the peer closes first.
-    pub fn read_exact<'a>(&'a mut self, buf: &'a mut [u8]) -> io_util::ReadExactFuture<'a> {
-        io_util::ReadExactFuture {
-            source: &self.source,
-            buf,
-            filled: 0,
-        }
-    }
-
-    /// Writes some bytes, returning how many.
-    pub fn write<'a>(&'a mut self, buf: &'a [u8]) -> io_util::WriteFuture<'a> {
-        io_util::WriteFuture {
-            source: &self.source,
-            buf,
-        }
-    }
-
-    /// Writes all of `buf`.
-    pub fn write_all<'a>(&'a mut self, buf: &'a [u8]) -> io_util::WriteAllFuture<'a> {
-        io_util::WriteAllFuture {
-            source: &self.source,
-            buf,
-        }
     }
 
     /// Waits until the stream is readable: data, end of stream or an error waits for the next
@@ -179,20 +143,6 @@ impl TcpStream {
     /// The runtime shut down.
     pub async fn writable(&self) -> io::Result<()> {
         self.source.ready(Direction::Write).await
-    }
-
-    /// Reads without waiting: `Ok(0)` is end of stream; `WouldBlock` when nothing is there
-    /// (then [`readable`](TcpStream::readable) waits for more). Spends no cooperative budget.
-    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.source
-            .try_io(Direction::Read, |s| socket::recv(s.as_fd(), buf))
-    }
-
-    /// Writes without waiting: `WouldBlock` when the send buffer is full (then
-    /// [`writable`](TcpStream::writable) waits for room).
-    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.source
-            .try_io(Direction::Write, |s| socket::send(s.as_fd(), buf))
     }
 
     /// Shuts down one or both halves (`Shutdown::Write` sends FIN: a half-close).
@@ -311,31 +261,4 @@ impl split::sealed::Split for TcpStream {
     }
 }
 
-impl futures_io::AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.source.poll_read(cx, buf)
-    }
-}
-
-impl futures_io::AsyncWrite for TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.source.poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    /// Sends FIN (shuts down the write half).
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown(Shutdown::Write))
-    }
-}
+io_util::stream_traits!(TcpStream);

@@ -3,10 +3,8 @@ use std::net::Shutdown;
 use std::os::fd::AsFd;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use weft_reactor::{socket, unix_socket, Direction};
+use weft_reactor::{unix_socket, Direction};
 
 use super::io_util;
 use super::source::Source;
@@ -96,53 +94,7 @@ impl UnixStream {
         UnixStream { source }
     }
 
-    /// Reads some bytes; `Ok(0)` is end of stream (or an empty `buf`).
-    pub fn read<'a>(
-        &'a mut self,
-        buf: &'a mut [u8],
-    ) -> io_util::ReadFuture<'a, std::os::unix::net::UnixStream> {
-        io_util::ReadFuture {
-            source: &self.source,
-            buf,
-        }
-    }
-
-    /// Fills `buf` completely.
-    ///
-    /// # Errors
-    /// `UnexpectedEof` if the peer closes first.
-    pub fn read_exact<'a>(
-        &'a mut self,
-        buf: &'a mut [u8],
-    ) -> io_util::ReadExactFuture<'a, std::os::unix::net::UnixStream> {
-        io_util::ReadExactFuture {
-            source: &self.source,
-            buf,
-            filled: 0,
-        }
-    }
-
-    /// Writes some bytes, returning how many.
-    pub fn write<'a>(
-        &'a mut self,
-        buf: &'a [u8],
-    ) -> io_util::WriteFuture<'a, std::os::unix::net::UnixStream> {
-        io_util::WriteFuture {
-            source: &self.source,
-            buf,
-        }
-    }
-
-    /// Writes all of `buf`.
-    pub fn write_all<'a>(
-        &'a mut self,
-        buf: &'a [u8],
-    ) -> io_util::WriteAllFuture<'a, std::os::unix::net::UnixStream> {
-        io_util::WriteAllFuture {
-            source: &self.source,
-            buf,
-        }
-    }
+    io_util::stream_calls!(std::os::unix::net::UnixStream);
 
     /// Waits until the stream is readable; follow it with
     /// [`try_read`](UnixStream::try_read) (see `TcpStream::readable`).
@@ -159,18 +111,6 @@ impl UnixStream {
     /// The runtime shut down.
     pub async fn writable(&self) -> io::Result<()> {
         self.source.ready(Direction::Write).await
-    }
-
-    /// Reads without waiting: `Ok(0)` is end of stream; `WouldBlock` when nothing is there.
-    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.source
-            .try_io(Direction::Read, |s| socket::recv(s.as_fd(), buf))
-    }
-
-    /// Writes without waiting: `WouldBlock` when the send buffer is full.
-    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.source
-            .try_io(Direction::Write, |s| socket::send(s.as_fd(), buf))
     }
 
     /// Shuts down one or both directions (`Shutdown::Write`: the peer reads end of stream).
@@ -225,31 +165,4 @@ impl split::sealed::Split for UnixStream {
     }
 }
 
-impl futures_io::AsyncRead for UnixStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.source.poll_read(cx, buf)
-    }
-}
-
-impl futures_io::AsyncWrite for UnixStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.source.poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    /// Shuts down the write direction (the peer reads end of stream).
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown(Shutdown::Write))
-    }
-}
+io_util::stream_traits!(UnixStream);
