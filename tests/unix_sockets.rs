@@ -7,8 +7,9 @@ use std::io::ErrorKind;
 use std::os::fd::AsRawFd;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use util::{multi_thread_rt, payload, run, run_on, within, Checksum, ScratchDir, XorShift};
 use weft::net::{UnixDatagram, UnixListener, UnixStream};
@@ -125,20 +126,18 @@ fn several_acceptors_share_a_listener_across_workers() {
     let rt = multi_thread_rt(2);
     run_on(&rt, SHORT, async move {
         let listener = Arc::new(UnixListener::bind(&path).unwrap());
+        let served = Arc::new(AtomicUsize::new(0));
         let acceptors: Vec<_> = (0..4)
             .map(|_| {
-                let listener = listener.clone();
+                let (listener, served) = (listener.clone(), served.clone());
                 weft::spawn(async move {
-                    let mut served = 0;
-                    while let Ok(Ok((mut stream, _))) =
-                        weft::time::timeout(Duration::from_millis(300), listener.accept()).await
-                    {
+                    loop {
+                        let (mut stream, _) = listener.accept().await.unwrap();
                         let mut byte = [0; 1];
                         stream.read_exact(&mut byte).await.unwrap();
                         stream.write_all(&byte).await.unwrap();
-                        served += 1;
+                        served.fetch_add(1, Ordering::Relaxed);
                     }
-                    served
                 })
             })
             .collect();
@@ -146,13 +145,14 @@ fn several_acceptors_share_a_listener_across_workers() {
             let mut client = UnixStream::connect(&path).await.unwrap();
             client.write_all(&[i]).await.unwrap();
             let mut back = [0; 1];
-            client.read_exact(&mut back).await.unwrap();
+            within(SHORT, client.read_exact(&mut back)).await.unwrap();
             assert_eq!(back[0], i);
         }
-        let mut total = 0;
         for acceptor in acceptors {
-            total += acceptor.await.unwrap();
+            acceptor.abort();
+            assert!(acceptor.await.unwrap_err().is_cancelled());
         }
+        let total = served.load(Ordering::Relaxed);
         assert_eq!(total, 100);
     });
 }
@@ -269,5 +269,85 @@ fn a_sender_waits_while_the_receiver_is_full_and_nothing_is_lost() {
             rx.try_recv(&mut buf).unwrap_err().kind(),
             ErrorKind::WouldBlock
         );
+    });
+}
+
+#[test]
+fn a_datagram_socket_shut_down_for_reading_delivers_its_queue_then_fails_instead_of_spinning() {
+    run(async {
+        // A receive already waiting is released with an error (it used to retry `EAGAIN` for
+        // ever inside one poll: the shut-down socket stays readable and never edges again).
+        let (_tx, rx) = UnixDatagram::pair().unwrap();
+        let rx = Arc::new(rx);
+        let waiting = weft::spawn({
+            let rx = rx.clone();
+            async move { rx.recv(&mut [0; 8]).await }
+        });
+        weft::time::sleep(Duration::from_millis(20)).await;
+        rx.shutdown(std::net::Shutdown::Read).unwrap();
+        let err = within(SHORT, waiting).await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotConnected, "{err}");
+
+        // What was queued before the shutdown is still delivered; then every receive fails.
+        let (tx, rx) = UnixDatagram::pair().unwrap();
+        tx.send(b"queued").await.unwrap();
+        rx.shutdown(std::net::Shutdown::Read).unwrap();
+        let mut buf = [0; 8];
+        let n = within(SHORT, rx.recv(&mut buf)).await.unwrap();
+        assert_eq!(&buf[..n], b"queued");
+        let err = within(SHORT, rx.recv(&mut buf)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotConnected, "{err}");
+        let err = within(SHORT, rx.recv_from(&mut buf)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotConnected, "{err}");
+        let err = tx.send(b"late").await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BrokenPipe, "{err}");
+    });
+}
+
+/// CPU time this thread has used (user and system).
+fn thread_cpu_time() -> Duration {
+    // SAFETY: `getrusage` fills the zero-initialised plain-data struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        assert_eq!(libc::getrusage(libc::RUSAGE_THREAD, &mut usage), 0);
+        usage
+    };
+    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
+}
+
+#[test]
+fn send_to_a_full_receiver_waits_without_spinning_and_delivers_everything_in_order() {
+    // The kernel wakes only a connected sender when a full queue drains; an unconnected
+    // `send_to` used to retry on every stray write edge, burning a core while it waited.
+    let dir = ScratchDir::new("unix-full-send-to");
+    run(async move {
+        let receiver = UnixDatagram::bind(dir.path("receiver.sock")).unwrap();
+        let sender = UnixDatagram::bind(dir.path("sender.sock")).unwrap();
+        let target = dir.path("receiver.sock");
+        // Far more than the kernel queues for one receiver (`net.unix.max_dgram_qlen`, 10 by
+        // default on Linux); the sender waits on the rest.
+        const COUNT: u32 = 40;
+        let sending = weft::spawn(async move {
+            for i in 0..COUNT {
+                sender.send_to(&i.to_le_bytes(), &target).await.unwrap();
+            }
+        });
+        weft::time::sleep(Duration::from_millis(20)).await;
+        let (cpu_before, wall_before) = (thread_cpu_time(), Instant::now());
+        weft::time::sleep(Duration::from_millis(500)).await;
+        let (cpu, wall) = (thread_cpu_time() - cpu_before, wall_before.elapsed());
+        assert!(!sending.is_finished(), "the receiver's queue never filled");
+        assert!(
+            cpu * 4 < wall,
+            "the waiting sender used {cpu:?} of CPU in {wall:?}: it spins"
+        );
+        let mut buf = [0; 8];
+        for i in 0..COUNT {
+            let (n, from) = within(SHORT, receiver.recv_from(&mut buf)).await.unwrap();
+            assert_eq!(&buf[..n], &i.to_le_bytes());
+            assert_eq!(from.as_pathname(), Some(dir.path("sender.sock").as_path()));
+        }
+        within(SHORT, sending).await.unwrap();
     });
 }

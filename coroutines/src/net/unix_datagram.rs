@@ -85,7 +85,9 @@ impl UnixDatagram {
         self.inner.connect(path)
     }
 
-    /// Sends one datagram to the socket bound at `path`, parking while its queue is full.
+    /// Sends one datagram to the socket bound at `path`, parking while its queue is full
+    /// (retried on a short timer: only a connected sender is told when the queue drains; see
+    /// [`weft_runtime::net::UnixDatagram::send_to`]).
     ///
     /// # Errors
     /// The send failed or timed out; see the [module docs](crate::net) for calls outside a
@@ -144,7 +146,8 @@ impl UnixDatagram {
         self.write_timeout.set(timeout)
     }
 
-    /// Shuts down receiving, sending or both.
+    /// Shuts down receiving, sending or both. Datagrams already queued can still be received;
+    /// after them a receive fails with `NotConnected`, and a send fails with `BrokenPipe`.
     ///
     /// # Errors
     /// The socket refused.

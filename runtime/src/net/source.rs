@@ -86,7 +86,8 @@ impl<T: AsFd> Source<T> {
 
     /// One attempt of `op` without waiting: `WouldBlock` at once (no syscall) while the cached
     /// readiness says the direction is drained; after an `EAGAIN` from `op`, readiness is
-    /// cleared so that [`ready`](Source::ready) waits for the next edge.
+    /// cleared so that [`ready`](Source::ready) waits for the next edge. A receive on a socket
+    /// shut down for reading fails with `NotConnected` once its queue is empty.
     pub(crate) fn try_io<R>(
         &self,
         direction: Direction,
@@ -99,6 +100,9 @@ impl<T: AsFd> Source<T> {
             match op(&self.io) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if direction == Direction::Read && event.is_read_closed() {
+                        return Err(shut_down_for_reading());
+                    }
                     self.registration.clear_readiness(event);
                     return Err(e);
                 }
@@ -113,7 +117,8 @@ impl<T: AsFd> Source<T> {
     }
 
     /// Runs `op` until it stops saying `EAGAIN`, waiting for readiness in between; spends one
-    /// unit of cooperative budget when it completes. Any number of tasks may run operations
+    /// unit of cooperative budget when it completes. A receive on a socket shut down for
+    /// reading fails with `NotConnected` once its queue is empty, instead of spinning. Any number of tasks may run operations
     /// on one source at once (UDP through `&self`).
     pub(crate) async fn io<R>(
         &self,
@@ -130,6 +135,9 @@ impl<T: AsFd> Source<T> {
                         .poll_ready_shared(cx, direction, &mut lent.waker))?;
                 match op(&self.io) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        if direction == Direction::Read && event.is_read_closed() {
+                            return Poll::Ready(Err(shut_down_for_reading()));
+                        }
                         self.registration.clear_readiness(event);
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -139,6 +147,16 @@ impl<T: AsFd> Source<T> {
         })
         .await
     }
+}
+
+/// What a receive gets once the socket was shut down for reading and its queue is empty: a
+/// datagram socket answers `EAGAIN` for ever then, while its readiness stays set (no new edge
+/// will come), so retrying would spin. Stream sockets read `Ok(0)` instead and never get here.
+fn shut_down_for_reading() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "receive on a socket shut down for reading: nothing is queued and nothing more can arrive",
+    )
 }
 
 /// The waker a wait on a shared source lent it (see `Registration::poll_ready_shared`):

@@ -1,11 +1,20 @@
+use std::future::poll_fn;
 use std::io;
 use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use weft_reactor::Direction;
 
 use super::source::Source;
+use crate::coop;
+use crate::time::sleep;
+
+/// How long an unconnected send first waits before it retries a full queue, and the longest
+/// it waits between retries (see [`UnixDatagram::send_to`]).
+const FULL_QUEUE_FIRST_PAUSE: Duration = Duration::from_micros(250);
+const FULL_QUEUE_MAX_PAUSE: Duration = Duration::from_millis(16);
 
 /// A Unix-domain datagram socket on the reactor. Datagrams keep their boundaries and, unlike
 /// UDP, are never lost or reordered: a sender waits while the receiver's queue is full. Any
@@ -89,18 +98,40 @@ impl UnixDatagram {
 
     /// Sends one datagram to the socket bound at `path`, waiting while its queue is full.
     ///
+    /// The kernel tells only a *connected* sender when a full queue drains, so this call
+    /// retries on a timer instead (a quarter of a millisecond at first, doubling up to 16 ms):
+    /// a sender that waits on one busy receiver often should [`connect`](UnixDatagram::connect)
+    /// and use [`send`](UnixDatagram::send), which is woken as soon as there is room.
+    ///
     /// # Errors
     /// Nothing is bound at `path` (`NotFound`), or nothing reads there any more
-    /// (`ConnectionRefused`).
+    /// (`ConnectionRefused`); the error names the path.
     pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
         let path = path.as_ref();
-        self.source
-            .io(Direction::Write, |s| s.send_to(buf, path))
-            .await
+        let mut pause = FULL_QUEUE_FIRST_PAUSE;
+        loop {
+            poll_fn(coop::poll_proceed).await;
+            match self.source.get_ref().send_to(buf, path) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    sleep(pause).await;
+                    pause = (pause * 2).min(FULL_QUEUE_MAX_PAUSE);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let context = format!("send to {}: {e}", path.display());
+                    return Err(io::Error::new(e.kind(), context));
+                }
+                Ok(n) => return Ok(n),
+            }
+        }
     }
 
     /// Receives one datagram and the sender's address; bytes beyond `buf`'s length are
     /// discarded.
+    ///
+    /// # Errors
+    /// `NotConnected` once the socket was [shut down](UnixDatagram::shutdown) for reading and
+    /// its queue is empty.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.source.io(Direction::Read, |s| s.recv_from(buf)).await
     }
@@ -126,8 +157,9 @@ impl UnixDatagram {
         self.source.try_io(Direction::Read, |s| s.recv(buf))
     }
 
-    /// Shuts down receiving, sending or both: a task waiting on that direction is released
-    /// (a receive returns `Ok(0)`).
+    /// Shuts down receiving, sending or both. Datagrams already queued can still be received;
+    /// after them, a receive (also one already waiting) fails with `NotConnected`, and a send
+    /// fails with `BrokenPipe`.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.source.get_ref().shutdown(how)
     }
