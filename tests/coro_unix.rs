@@ -5,6 +5,8 @@ mod util;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::Shutdown;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use util::ScratchDir;
@@ -93,5 +95,18 @@ fn datagrams_round_trip_and_a_receive_times_out() {
         assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
         let err = a.send_to(b"x", dir.path("nobody.sock")).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+
+        // Abstract names: no file, the same calls.
+        let name =
+            SocketAddr::from_abstract_name(format!("weft-coro-{}", std::process::id())).unwrap();
+        let c = UnixDatagram::bind_addr(&name).unwrap();
+        a.send_to_addr(b"pong", &name).unwrap();
+        let (n, from) = c.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"pong");
+        assert_eq!(from.as_pathname(), Some(dir.path("a.sock").as_path()));
+        c.connect_addr(&from).unwrap();
+        c.send(b"back").unwrap();
+        let (n, _) = a.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"back");
     });
 }

@@ -351,3 +351,59 @@ fn send_to_a_full_receiver_waits_without_spinning_and_delivers_everything_in_ord
         within(SHORT, sending).await.unwrap();
     });
 }
+
+#[test]
+fn datagrams_travel_between_abstract_names_and_the_try_calls_never_wait() {
+    let dir = ScratchDir::new("unix-dgram-try");
+    run(async move {
+        let name = |tag: &str| {
+            SocketAddr::from_abstract_name(format!("weft-test-{}-{tag}", std::process::id()))
+                .unwrap()
+        };
+        let (a_name, b_name) = (name("dgram-a"), name("dgram-b"));
+        let a = UnixDatagram::bind_addr(&a_name).unwrap();
+        let b = UnixDatagram::bind_addr(&b_name).unwrap();
+        assert_eq!(
+            a.local_addr().unwrap().as_abstract_name(),
+            a_name.as_abstract_name()
+        );
+        let mut buf = [0; 16];
+        let err = b.try_recv_from(&mut buf).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock, "{err}");
+
+        a.send_to_addr(b"to b", &b_name).await.unwrap();
+        within(SHORT, b.readable()).await.unwrap();
+        let (n, from) = b.try_recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"to b");
+        assert_eq!(from.as_abstract_name(), a_name.as_abstract_name());
+        b.connect_addr(&a_name).unwrap();
+        b.send(b"to a").await.unwrap();
+        let (n, _) = within(SHORT, a.recv_from(&mut buf)).await.unwrap();
+        assert_eq!(&buf[..n], b"to a");
+
+        // `try_send_to` fills a receiver's queue and then says `WouldBlock`; nothing is lost.
+        let receiver = UnixDatagram::bind(dir.path("receiver.sock")).unwrap();
+        let mut sent = 0u32;
+        let full = loop {
+            match a.try_send_to(&sent.to_le_bytes(), dir.path("receiver.sock")) {
+                Ok(_) => sent += 1,
+                Err(e) => break e,
+            }
+            assert!(sent < 100_000, "the receiver's queue never filled");
+        };
+        assert_eq!(full.kind(), ErrorKind::WouldBlock, "{full}");
+        for i in 0..sent {
+            let n = within(SHORT, receiver.recv(&mut buf)).await.unwrap();
+            assert_eq!(&buf[..n], &i.to_le_bytes());
+        }
+        let err = receiver.try_recv(&mut buf).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock, "{err}");
+
+        let err = a.try_send_to(b"x", dir.path("nobody.sock")).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+        assert!(err.to_string().contains("nobody.sock"), "{err}");
+        let err = a.send_to_addr(b"x", &name("nobody")).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
+        assert!(err.to_string().contains("nobody"), "{err}");
+    });
+}

@@ -43,6 +43,15 @@ impl UnixDatagram {
         weft_runtime::net::UnixDatagram::bind(path).map(UnixDatagram::from_weft)
     }
 
+    /// Binds to a path or (Linux) an abstract name; see
+    /// [`weft_runtime::net::UnixDatagram::bind_addr`].
+    ///
+    /// # Errors
+    /// As [`bind`](UnixDatagram::bind).
+    pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixDatagram> {
+        weft_runtime::net::UnixDatagram::bind_addr(addr).map(UnixDatagram::from_weft)
+    }
+
     /// A socket bound to no address (it can send, but nobody can address a reply to it).
     ///
     /// # Errors
@@ -85,6 +94,14 @@ impl UnixDatagram {
         self.inner.connect(path)
     }
 
+    /// As [`connect`](UnixDatagram::connect), to a path or an abstract name.
+    ///
+    /// # Errors
+    /// As [`connect`](UnixDatagram::connect).
+    pub fn connect_addr(&self, addr: &SocketAddr) -> io::Result<()> {
+        self.inner.connect_addr(addr)
+    }
+
     /// Sends one datagram to the socket bound at `path`, parking while its queue is full
     /// (retried on a short timer: only a connected sender is told when the queue drains; see
     /// [`weft_runtime::net::UnixDatagram::send_to`]).
@@ -98,6 +115,18 @@ impl UnixDatagram {
             self.inner.send_to(buf, path),
             self.write_timeout.get(),
             "send_to",
+        )
+    }
+
+    /// As [`send_to`](UnixDatagram::send_to), to a path or an abstract name.
+    ///
+    /// # Errors
+    /// As [`send_to`](UnixDatagram::send_to).
+    pub fn send_to_addr(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
+        io_wait(
+            self.inner.send_to_addr(buf, addr),
+            self.write_timeout.get(),
+            "send_to_addr",
         )
     }
 

@@ -53,6 +53,17 @@ impl UnixDatagram {
         UnixDatagram::from_std(socket)
     }
 
+    /// Binds to `addr`: a path name, or (Linux) an abstract name made with
+    /// `std::os::linux::net::SocketAddrExt::from_abstract_name`, which leaves no file behind.
+    ///
+    /// # Errors
+    /// As [`bind`](UnixDatagram::bind).
+    pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixDatagram> {
+        let socket = std::os::unix::net::UnixDatagram::bind_addr(addr)
+            .map_err(|e| io::Error::new(e.kind(), format!("bind {addr:?}: {e}")))?;
+        UnixDatagram::from_std(socket)
+    }
+
     /// A socket bound to no address: it can send to named sockets (or one it connects to),
     /// but nobody can address a reply to it.
     ///
@@ -96,6 +107,17 @@ impl UnixDatagram {
             .map_err(|e| io::Error::new(e.kind(), format!("connect to {}: {e}", path.display())))
     }
 
+    /// As [`connect`](UnixDatagram::connect), to a path or an abstract name.
+    ///
+    /// # Errors
+    /// As [`connect`](UnixDatagram::connect).
+    pub fn connect_addr(&self, addr: &SocketAddr) -> io::Result<()> {
+        self.source
+            .get_ref()
+            .connect_addr(addr)
+            .map_err(|e| io::Error::new(e.kind(), format!("connect to {addr:?}: {e}")))
+    }
+
     /// Sends one datagram to the socket bound at `path`, waiting while its queue is full.
     ///
     /// The kernel tells only a *connected* sender when a full queue drains, so this call
@@ -108,22 +130,78 @@ impl UnixDatagram {
     /// (`ConnectionRefused`); the error names the path.
     pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
         let path = path.as_ref();
+        self.send_retrying(
+            |socket| socket.send_to(buf, path),
+            || path.display().to_string(),
+        )
+        .await
+    }
+
+    /// As [`send_to`](UnixDatagram::send_to), to a path or an abstract name.
+    ///
+    /// # Errors
+    /// As [`send_to`](UnixDatagram::send_to).
+    pub async fn send_to_addr(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
+        self.send_retrying(
+            |socket| socket.send_to_addr(buf, addr),
+            || format!("{addr:?}"),
+        )
+        .await
+    }
+
+    /// The loop behind the unconnected sends: [`send_once`](UnixDatagram::send_once) until it
+    /// stops saying `WouldBlock`, pausing on a timer in between (see
+    /// [`send_to`](UnixDatagram::send_to)).
+    async fn send_retrying(
+        &self,
+        mut send: impl FnMut(&std::os::unix::net::UnixDatagram) -> io::Result<usize>,
+        target: impl Fn() -> String,
+    ) -> io::Result<usize> {
         let mut pause = FULL_QUEUE_FIRST_PAUSE;
         loop {
             poll_fn(coop::poll_proceed).await;
-            match self.source.get_ref().send_to(buf, path) {
+            match self.send_once(&mut send, &target) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     sleep(pause).await;
                     pause = (pause * 2).min(FULL_QUEUE_MAX_PAUSE);
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    let context = format!("send to {}: {e}", path.display());
-                    return Err(io::Error::new(e.kind(), context));
-                }
-                Ok(n) => return Ok(n),
+                result => return result,
             }
         }
+    }
+
+    /// One unconnected send, repeated through `EINTR`; an error other than `WouldBlock` names
+    /// the destination (`target`).
+    fn send_once(
+        &self,
+        send: &mut impl FnMut(&std::os::unix::net::UnixDatagram) -> io::Result<usize>,
+        target: &impl Fn() -> String,
+    ) -> io::Result<usize> {
+        loop {
+            match send(self.source.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() != io::ErrorKind::WouldBlock => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("send to {}: {e}", target()),
+                    ));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Sends one datagram to the socket bound at `path` without waiting: `WouldBlock` when
+    /// its queue is full. Always makes the system call (no readiness is cached for
+    /// unconnected sends, see [`send_to`](UnixDatagram::send_to)).
+    ///
+    /// # Errors
+    /// As [`send_to`](UnixDatagram::send_to), and `WouldBlock`.
+    pub fn try_send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
+        let path = path.as_ref();
+        self.send_once(&mut |socket| socket.send_to(buf, path), &|| {
+            path.display().to_string()
+        })
     }
 
     /// Receives one datagram and the sender's address; bytes beyond `buf`'s length are
@@ -146,10 +224,36 @@ impl UnixDatagram {
         self.source.io(Direction::Read, |s| s.recv(buf)).await
     }
 
+    /// Waits until a datagram (or an error) waits to be received; follow it with
+    /// [`try_recv_from`](UnixDatagram::try_recv_from) or [`try_recv`](UnixDatagram::try_recv).
+    /// Several tasks may wait at once.
+    ///
+    /// # Errors
+    /// The runtime shut down.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.source.ready(Direction::Read).await
+    }
+
+    /// Waits until the connected peer has room for a datagram; follow it with
+    /// [`try_send`](UnixDatagram::try_send). (An unconnected sender is not told when a full
+    /// receiver drains; see [`send_to`](UnixDatagram::send_to).)
+    ///
+    /// # Errors
+    /// The runtime shut down.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.source.ready(Direction::Write).await
+    }
+
     /// Sends one datagram to the connected peer without waiting: `WouldBlock` when its queue
     /// is full.
     pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
         self.source.try_io(Direction::Write, |s| s.send(buf))
+    }
+
+    /// Receives one datagram and the sender's address without waiting: `WouldBlock` when
+    /// none is queued.
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.source.try_io(Direction::Read, |s| s.recv_from(buf))
     }
 
     /// Receives one datagram without waiting: `WouldBlock` when none is queued.
