@@ -52,6 +52,20 @@ fn connected_sockets_send_and_recv_and_ignore_strangers() {
         a.send(b"world").await.unwrap();
         let n = within(SHORT, b.recv(&mut buf)).await.unwrap();
         assert_eq!(&buf[..n], b"world");
+
+        // The non-waiting calls, driven by `readable`/`writable`.
+        let err = a.try_recv(&mut buf).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock, "{err}");
+        within(SHORT, b.writable()).await.unwrap();
+        assert_eq!(b.try_send(b"again").unwrap(), 5);
+        let n = loop {
+            within(SHORT, a.readable()).await.unwrap();
+            match a.try_recv(&mut buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                result => break result.unwrap(),
+            }
+        };
+        assert_eq!(&buf[..n], b"again");
     });
 }
 

@@ -12,6 +12,7 @@
 
 mod accept;
 mod addr;
+mod datagram_calls;
 mod fd;
 mod io_util;
 mod source;

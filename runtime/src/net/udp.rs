@@ -4,6 +4,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use weft_reactor::Direction;
 
 use super::addr::resolve;
+use super::datagram_calls;
 use super::source::Source;
 use super::ToSocketAddrs;
 
@@ -82,33 +83,7 @@ impl UdpSocket {
         }))
     }
 
-    /// Sends one datagram to the connected peer.
-    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.source.io(Direction::Write, |s| s.send(buf)).await
-    }
-
-    /// Receives one datagram from the connected peer.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.source.io(Direction::Read, |s| s.recv(buf)).await
-    }
-
-    /// Waits until a datagram (or an error) waits to be received; follow it with
-    /// [`try_recv_from`](UdpSocket::try_recv_from). Several tasks may wait at once.
-    ///
-    /// # Errors
-    /// The runtime shut down.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.source.ready(Direction::Read).await
-    }
-
-    /// Waits until a datagram can be sent; follow it with
-    /// [`try_send_to`](UdpSocket::try_send_to).
-    ///
-    /// # Errors
-    /// The runtime shut down.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.source.ready(Direction::Write).await
-    }
+    datagram_calls::datagram_calls!();
 
     /// Sends one datagram to `target` without waiting: `WouldBlock` when the send buffer is full.
     pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use weft_reactor::Direction;
 
+use super::datagram_calls;
 use super::source::Source;
 use crate::coop;
 use crate::time::sleep;
@@ -214,51 +215,12 @@ impl UnixDatagram {
         self.source.io(Direction::Read, |s| s.recv_from(buf)).await
     }
 
-    /// Sends one datagram to the connected peer, waiting while its queue is full.
-    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.source.io(Direction::Write, |s| s.send(buf)).await
-    }
-
-    /// Receives one datagram from the connected peer.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.source.io(Direction::Read, |s| s.recv(buf)).await
-    }
-
-    /// Waits until a datagram (or an error) waits to be received; follow it with
-    /// [`try_recv_from`](UnixDatagram::try_recv_from) or [`try_recv`](UnixDatagram::try_recv).
-    /// Several tasks may wait at once.
-    ///
-    /// # Errors
-    /// The runtime shut down.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.source.ready(Direction::Read).await
-    }
-
-    /// Waits until the connected peer has room for a datagram; follow it with
-    /// [`try_send`](UnixDatagram::try_send). (An unconnected sender is not told when a full
-    /// receiver drains; see [`send_to`](UnixDatagram::send_to).)
-    ///
-    /// # Errors
-    /// The runtime shut down.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.source.ready(Direction::Write).await
-    }
-
-    /// Sends one datagram to the connected peer without waiting: `WouldBlock` when its queue
-    /// is full.
-    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.source.try_io(Direction::Write, |s| s.send(buf))
-    }
+    datagram_calls::datagram_calls!();
 
     /// Receives one datagram and the sender's address without waiting: `WouldBlock` when
     /// none is queued.
     pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.source.try_io(Direction::Read, |s| s.recv_from(buf))
-    }
-
-    /// Receives one datagram without waiting: `WouldBlock` when none is queued.
-    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.source.try_io(Direction::Read, |s| s.recv(buf))
     }
 
     /// Shuts down receiving, sending or both. Datagrams already queued can still be received;
