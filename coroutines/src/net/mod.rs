@@ -38,6 +38,7 @@
 //!   have to wait returns an error instead of parking; one the socket can complete at once
 //!   (data ready, room to write) completes. Calls with a timeout return the error at once.
 
+mod datagram_calls;
 mod fd;
 mod stream;
 mod tcp_listener;

@@ -2,7 +2,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{io_wait, Timeout, ToSocketAddrs};
+use super::{datagram_calls, io_wait, Timeout, ToSocketAddrs};
 
 /// A UDP socket whose sends and receives park the coroutine.
 ///
@@ -95,37 +95,7 @@ impl UdpSocket {
         io_wait(self.inner.connect(addr), None, "connect")
     }
 
-    /// Sends one datagram to the connected peer.
-    ///
-    /// # Errors
-    /// As [`send_to`](UdpSocket::send_to).
-    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        io_wait(self.inner.send(buf), self.write_timeout.get(), "send")
-    }
-
-    /// Receives one datagram from the connected peer.
-    ///
-    /// # Errors
-    /// As [`send_to`](UdpSocket::send_to).
-    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        io_wait(self.inner.recv(buf), self.read_timeout.get(), "recv")
-    }
-
-    /// Bounds each receive (`None`: wait forever, the default).
-    ///
-    /// # Errors
-    /// `Some(Duration::ZERO)` is refused, as in `std`.
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.read_timeout.set(timeout)
-    }
-
-    /// Bounds each send (`None`: wait forever, the default).
-    ///
-    /// # Errors
-    /// `Some(Duration::ZERO)` is refused, as in `std`.
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.write_timeout.set(timeout)
-    }
+    datagram_calls::datagram_calls!();
 
     /// The local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {

@@ -4,7 +4,7 @@ use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use super::{io_wait, Timeout};
+use super::{datagram_calls, io_wait, Timeout};
 
 /// A Unix-domain datagram socket whose sends and receives park the coroutine (see
 /// `weft::net::UnixDatagram`: boundaries kept, nothing lost, a sender waits while the
@@ -143,37 +143,7 @@ impl UnixDatagram {
         )
     }
 
-    /// Sends one datagram to the connected peer.
-    ///
-    /// # Errors
-    /// As [`send_to`](UnixDatagram::send_to).
-    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        io_wait(self.inner.send(buf), self.write_timeout.get(), "send")
-    }
-
-    /// Receives one datagram from the connected peer.
-    ///
-    /// # Errors
-    /// As [`send_to`](UnixDatagram::send_to).
-    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        io_wait(self.inner.recv(buf), self.read_timeout.get(), "recv")
-    }
-
-    /// Bounds each receive (`None`: wait forever, the default).
-    ///
-    /// # Errors
-    /// `Some(Duration::ZERO)` is refused, as in `std`.
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.read_timeout.set(timeout)
-    }
-
-    /// Bounds each send (`None`: wait forever, the default).
-    ///
-    /// # Errors
-    /// `Some(Duration::ZERO)` is refused, as in `std`.
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.write_timeout.set(timeout)
-    }
+    datagram_calls::datagram_calls!();
 
     /// Shuts down receiving, sending or both. Datagrams already queued can still be received;
     /// after them a receive fails with `NotConnected`, and a send fails with `BrokenPipe`.
