@@ -454,3 +454,24 @@ fn many_timers_cancelled_while_others_fire() {
         assert_eq!(fired.load(Ordering::SeqCst), 1000);
     });
 }
+
+/// A duration too long for an `Instant` is "for ever", as in tokio: no overflow panic in
+/// `sleep`, `timeout` or `interval`, nothing fires, and the loop does not spin on it.
+#[test]
+fn duration_max_means_for_ever() {
+    run(async {
+        let forever = sleep(Duration::MAX);
+        assert!(timeout(30 * MS, forever).await.is_err());
+        assert_eq!(timeout(Duration::MAX, async { 7 }).await, Ok(7));
+        assert_eq!(timeout(Duration::MAX, sleep(5 * MS)).await, Ok(()));
+        let mut ticks = interval(Duration::MAX);
+        ticks.tick().await;
+        assert!(timeout(30 * MS, ticks.tick()).await.is_err());
+        for behavior in [MissedTickBehavior::Burst, MissedTickBehavior::Skip] {
+            let mut ticks = interval(Duration::MAX);
+            ticks.set_missed_tick_behavior(behavior);
+            ticks.tick().await;
+            assert!(timeout(5 * MS, ticks.tick()).await.is_err());
+        }
+    });
+}

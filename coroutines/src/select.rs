@@ -93,7 +93,7 @@ use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use weft_runtime::sync::mpsc::{error::SendError, Permit, Reserve, Sender};
-use weft_runtime::time::Sleep;
+use weft_runtime::time::{deadline_after, Sleep};
 
 use crate::coroutine::{place, Place};
 
@@ -224,7 +224,7 @@ impl<R, L: Arms<R>> Select<R, L> {
         L: 'b,
         R: 'b,
     {
-        self.timeout_at(Instant::now() + duration, handler)
+        self.timeout_at(deadline_after(Instant::now(), duration), handler)
     }
 
     /// An arm that fires at `deadline` (at once if it has passed), if no other arm was ready
@@ -596,14 +596,17 @@ struct Order {
 
 impl Order {
     fn random(n: usize) -> Order {
-        let r = random_u64();
         let n64 = n as u64;
-        let start = (r % n64) as usize;
-        let mut stride = 1 + ((r >> 32) % n64) as usize;
-        // Ends by `n + 1` at the latest (coprime with n, and the same as 1 mod n).
-        while gcd(stride, n) != 1 {
-            stride += 1;
-        }
+        let start = (random_u64() % n64) as usize;
+        // Uniform over the strides coprime with `n` (redrawn, not bumped to the next coprime
+        // one: bumping made some strides likelier than their mirror `n - stride`, which broke
+        // the pairing above). `1` always qualifies, so this ends quickly.
+        let stride = loop {
+            let stride = 1 + (random_u64() % n64) as usize;
+            if gcd(stride, n) == 1 {
+                break stride;
+            }
+        };
         Order { start, stride }
     }
 

@@ -3,7 +3,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::{sleep_until, Sleep};
+use super::{deadline_after, sleep_until, Sleep};
 
 /// Ticks every `period`, the first tick at once. See [`MissedTickBehavior`] for what happens
 /// when the ticker falls behind (default: [`Burst`](MissedTickBehavior::Burst)).
@@ -75,15 +75,16 @@ impl Interval {
         ready!(self.sleep.poll_elapsed(cx));
         let scheduled = self.sleep.deadline();
         let now = Instant::now();
+        let due = deadline_after(scheduled, self.period);
         let next = match self.missed {
-            MissedTickBehavior::Burst => scheduled + self.period,
-            MissedTickBehavior::Delay if now > scheduled + self.period => now + self.period,
-            MissedTickBehavior::Skip if now > scheduled + self.period => {
+            MissedTickBehavior::Burst => due,
+            MissedTickBehavior::Delay if now > due => deadline_after(now, self.period),
+            MissedTickBehavior::Skip if now > due => {
                 let behind = (now - scheduled).as_nanos() / self.period.as_nanos();
                 let periods = u32::try_from(behind + 1).unwrap_or(u32::MAX);
-                scheduled + self.period * periods
+                deadline_after(scheduled, self.period.saturating_mul(periods))
             }
-            MissedTickBehavior::Delay | MissedTickBehavior::Skip => scheduled + self.period,
+            MissedTickBehavior::Delay | MissedTickBehavior::Skip => due,
         };
         self.sleep.reset(next);
         Poll::Ready(scheduled)
@@ -101,7 +102,8 @@ impl Interval {
 
     /// Restarts the schedule: the next tick is one period from now.
     pub fn reset(&mut self) {
-        self.sleep.reset(Instant::now() + self.period);
+        self.sleep
+            .reset(deadline_after(Instant::now(), self.period));
     }
 }
 

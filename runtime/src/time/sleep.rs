@@ -27,7 +27,7 @@ use crate::coop;
 /// # Panics
 /// Outside a runtime.
 pub fn sleep(duration: Duration) -> Sleep {
-    sleep_until(Instant::now() + duration)
+    sleep_until(super::deadline_after(Instant::now(), duration))
 }
 
 /// Waits until `deadline`.

@@ -23,7 +23,7 @@ use super::{sleep_until, Sleep};
 /// # Panics
 /// Outside a runtime.
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
-    timeout_at(Instant::now() + duration, future)
+    timeout_at(super::deadline_after(Instant::now(), duration), future)
 }
 
 /// Like [`timeout`], with an absolute deadline.
