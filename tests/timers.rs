@@ -475,3 +475,32 @@ fn duration_max_means_for_ever() {
         }
     });
 }
+
+/// Dropping a runtime fires every timer: also a sleep first polled afterwards, one reset
+/// afterwards, and an interval's next tick. They used to stay pending for ever, on a wheel
+/// nothing would turn again.
+#[test]
+fn timers_of_a_dropped_runtime_fire_instead_of_hanging() {
+    let rt = util::rt();
+    let (fresh, mut reset, mut ticks) = rt.block_on(async {
+        let mut polled = Box::pin(sleep(Duration::from_secs(300)));
+        assert!(timeout(MS, polled.as_mut()).await.is_err());
+        let mut ticks = interval(Duration::from_secs(300));
+        ticks.tick().await;
+        (sleep(Duration::from_secs(300)), polled, ticks)
+    });
+    drop(rt);
+    reset.reset(Instant::now() + Duration::from_secs(300));
+    let started = Instant::now();
+    run(async move {
+        fresh.await;
+        reset.await;
+        ticks.tick().await;
+    });
+    assert_between(
+        "three timers of a dropped runtime",
+        started.elapsed(),
+        Duration::ZERO,
+        Duration::from_secs(5),
+    );
+}

@@ -171,7 +171,8 @@ impl Reactor {
 
 impl Drop for Reactor {
     /// Shutdown: every registered source completes its waits with an error and every timer
-    /// fires, so no task stays parked on a reactor that will never turn again.
+    /// fires (also one first polled or reset afterwards), so no task stays parked on a reactor
+    /// that will never turn again.
     fn drop(&mut self) {
         let inner = &*self.inner;
         {
@@ -183,7 +184,7 @@ impl Drop for Reactor {
         }
         {
             let mut wheel = lock(&inner.timers);
-            wheel.process(u64::MAX, &mut self.wake);
+            wheel.close(&mut self.wake);
             inner.timer_count.store(wheel.pending(), Ordering::Relaxed);
         }
         self.wake.drain(..).for_each(Waker::wake);

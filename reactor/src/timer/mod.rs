@@ -59,7 +59,8 @@ impl TimerEntry {
         }
     }
 
-    /// Ready once the deadline has passed.
+    /// Ready once the deadline has passed, or once the reactor is gone (dropping it fires
+    /// every timer, including one first polled afterwards).
     pub fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let inner = &*self.handle.inner;
         match self.state {
@@ -71,6 +72,11 @@ impl TimerEntry {
                     return Poll::Ready(());
                 }
                 let mut wheel = lock(&inner.timers);
+                if wheel.is_closed() {
+                    // The reactor is gone and fired every timer; nothing would fire this one.
+                    self.state = State::Elapsed;
+                    return Poll::Ready(());
+                }
                 let key = wheel.insert(ns, cx.waker().clone());
                 inner.timer_count.store(wheel.pending(), Ordering::Relaxed);
                 inner.wake_if_parked_past(ns);

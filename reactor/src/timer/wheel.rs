@@ -57,6 +57,8 @@ pub(crate) struct Wheel {
     elapsed: u64,
     /// Entries still in a slot (not yet fired).
     pending: usize,
+    /// Set by [`Wheel::close`]: nothing will turn the wheel again.
+    closed: bool,
 }
 
 impl Default for Wheel {
@@ -67,6 +69,7 @@ impl Default for Wheel {
             occupied: [0; LEVELS],
             elapsed: 0,
             pending: 0,
+            closed: false,
         }
     }
 }
@@ -105,14 +108,30 @@ impl Wheel {
         false
     }
 
-    /// Moves a timer to a new deadline, re-arming it if it had fired.
+    /// Fires every timer, for good: the reactor is going away. Afterwards a reset leaves its
+    /// timer fired, and [`Wheel::is_closed`] tells new timers not to wait.
+    pub(crate) fn close(&mut self, wake: &mut Vec<Waker>) {
+        self.process(u64::MAX, wake);
+        self.closed = true;
+    }
+
+    /// Whether [`Wheel::close`] ran.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Moves a timer to a new deadline, re-arming it if it had fired (unless the wheel is
+    /// closed: then it stays fired).
     pub(crate) fn reset(&mut self, key: usize, deadline: u64) {
+        self.entries[key].deadline = deadline;
+        if self.closed {
+            return;
+        }
         if self.entries[key].place == Place::Fired {
             self.pending += 1;
         } else {
             self.unlink(key);
         }
-        self.entries[key].deadline = deadline;
         self.link(key);
     }
 
@@ -357,6 +376,24 @@ mod tests {
         assert!(!wheel.poll(key, &Waker::from(Arc::new(Count(count.clone())))));
         wheel.process(6 * MS, &mut wake);
         assert_eq!(wake.len(), 2);
+    }
+
+    #[test]
+    fn a_closed_wheel_fires_everything_and_a_reset_stays_fired() {
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut wheel = Wheel::default();
+        let near = wheel.insert(MS, waker(0, &log));
+        let far = wheel.insert(u64::MAX / 2, waker(1, &log));
+        let mut wake = Vec::new();
+        wheel.close(&mut wake);
+        assert!(wheel.is_closed());
+        assert_eq!(wake.len(), 2);
+        assert_eq!(wheel.pending(), 0);
+        wheel.reset(near, 10 * MS);
+        assert_eq!(wheel.pending(), 0);
+        assert!(wheel.poll(near, &waker(2, &log)));
+        assert!(wheel.poll(far, &waker(3, &log)));
+        assert_eq!(wheel.next_deadline(), None);
     }
 
     #[test]
