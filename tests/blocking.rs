@@ -251,6 +251,46 @@ fn the_drop_stops_waiting_after_the_timeout_and_cancels_queued_jobs() {
     assert!(run(stuck).unwrap(), "the stuck job finishes on its own");
 }
 
+/// `shutdown_timeout` bounds the whole shutdown, blocking pool included, and does not call a
+/// shutdown that left a job running clean (it used to wait the pool's full 10 s and say `true`).
+#[test]
+fn shutdown_timeout_bounds_the_blocking_pool_and_reports_an_abandoned_job() {
+    for workers in [None, Some(1)] {
+        let builder = Runtime::builder().blocking_shutdown_timeout(Duration::from_secs(10));
+        let rt = rt_with(match workers {
+            Some(n) => builder.multi_thread().worker_threads(n),
+            None => builder,
+        });
+        let (release, gate) = mpsc::channel::<()>();
+        let (started_tx, started) = mpsc::channel::<()>();
+        let job = rt.handle().spawn_blocking(move || {
+            started_tx.send(()).unwrap();
+            gate.recv_timeout(Duration::from_secs(10)).is_ok()
+        });
+        started.recv_timeout(Duration::from_secs(5)).unwrap();
+        let start = Instant::now();
+        let clean = rt.shutdown_timeout(Duration::from_millis(100));
+        assert_between(
+            "shutdown_timeout(100 ms) with a stuck blocking job",
+            start.elapsed(),
+            Duration::from_millis(100),
+            Duration::from_secs(5),
+        );
+        assert!(
+            !clean,
+            "a job was left running, yet the shutdown said it was clean"
+        );
+        assert!(!job.is_finished());
+        release.send(()).unwrap();
+        assert!(run(job).unwrap(), "the abandoned job finishes on its own");
+    }
+    // With nothing left running, the same call is clean.
+    let rt = util::rt();
+    let job = rt.handle().spawn_blocking(|| 5);
+    assert_eq!(rt.block_on(job).unwrap(), 5);
+    assert!(rt.shutdown_timeout(Duration::from_secs(5)));
+}
+
 #[test]
 fn a_job_spawned_after_the_runtime_is_gone_is_cancelled() {
     let rt = util::rt();

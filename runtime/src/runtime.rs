@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 
 use weft_reactor::{Backend, Reactor};
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::blocking;
 use crate::context::{self, Scheduler};
@@ -144,10 +144,12 @@ impl Runtime {
         }
     }
 
-    /// Shuts the runtime down like dropping it, but waits at most `timeout` for worker threads
-    /// stuck inside a task's poll; those are left behind (named on stderr) with their pinned
-    /// tasks. Returns `true` when everything shut down cleanly. On a current-thread runtime the
-    /// loop thread is the caller, so there is nothing to wait for.
+    /// Shuts the runtime down like dropping it, but waits at most `timeout` in all: for worker
+    /// threads stuck inside a task's poll, then for blocking-pool jobs still running (never
+    /// longer than the builder's `blocking_shutdown_timeout`). What is still running then is
+    /// left behind, named on stderr. Returns `true` when nothing was left behind. On a
+    /// current-thread runtime the loop thread is the caller, so only the blocking pool can
+    /// keep it waiting.
     ///
     /// ```
     /// use std::time::{Duration, Instant};
@@ -168,15 +170,17 @@ impl Runtime {
         if std::mem::replace(&mut self.shut_down, true) {
             return true;
         }
-        let clean = match &mut self.flavor {
+        let started = Instant::now();
+        let workers_clean = match &mut self.flavor {
             Flavor::CurrentThread(core) => {
                 core.shutdown();
                 true
             }
             Flavor::MultiThread(mt) => mt.shutdown(timeout),
         };
-        self.handle.blocking().shutdown();
-        clean
+        let left = timeout.map(|t| t.saturating_sub(started.elapsed()));
+        let pool_clean = self.handle.blocking().shutdown(left);
+        workers_clean && pool_clean
     }
 
     /// Spawns a task (see [`Handle::spawn`]).

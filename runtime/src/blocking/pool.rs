@@ -92,9 +92,12 @@ impl Spawner {
         self.inner.handoff.threads()
     }
 
-    /// Shuts the pool down (see the module docs).
-    pub(crate) fn shutdown(&self) {
+    /// Shuts the pool down (see the module docs), waiting for running jobs at most `limit` (and
+    /// never longer than the configured shutdown timeout). Returns `true` when no thread was
+    /// left busy.
+    pub(crate) fn shutdown(&self, limit: Option<Duration>) -> bool {
         let inner = &*self.inner;
+        let wait = limit.map_or(inner.shutdown_timeout, |l| l.min(inner.shutdown_timeout));
         for notified in inner.handoff.close() {
             if let Some(task) = self.remove(&notified.0) {
                 task.shutdown();
@@ -102,22 +105,23 @@ impl Spawner {
             drop(notified);
         }
         lock(&inner.owned).closed = true;
-        let busy = inner.handoff.wait_exited(inner.shutdown_timeout);
+        let busy = inner.handoff.wait_exited(wait);
         if busy > 0 {
-            eprintln!("{}", self.still_running(busy));
+            eprintln!("{}", self.still_running(busy, wait));
         }
+        busy == 0
     }
 
     /// The shutdown report: how many threads are busy and which tasks they run.
     #[cold]
-    fn still_running(&self, busy: usize) -> String {
+    fn still_running(&self, busy: usize, waited: Duration) -> String {
         const NAMED: usize = 8;
         let owned = lock(&self.inner.owned);
         let mut line = format!(
             "weft: runtime shutdown: {busy} blocking-pool thread{} still busy after {:?}; \
              not waiting for {} task{}",
             if busy == 1 { "" } else { "s" },
-            self.inner.shutdown_timeout,
+            waited,
             owned.tasks.len(),
             if owned.tasks.len() == 1 { "" } else { "s" },
         );
