@@ -5,6 +5,8 @@
 //! `bits` (low 8 bits of [`ScheduledIo::readiness`]):
 //! - `READABLE` / `WRITABLE`: an edge said the direction can make progress. Set by the driver,
 //!   cleared by an operation that got `EAGAIN` (or a short read/write, see `net`).
+//! - `URGENT`: TCP urgent data is pending (`EPOLLPRI`). Comes with `READABLE` and is cleared with
+//!   it; while set, a short read does not count as "drained" (a read stops at the urgent mark).
 //! - `READ_CLOSED`: the peer sent FIN (`EPOLLRDHUP`) or the socket hung up. Never cleared: reads
 //!   keep returning data, then EOF, so a FIN that rode in on the last data is never missed.
 //! - `WRITE_CLOSED`: the socket hung up (`EPOLLHUP`). Never cleared.
@@ -65,7 +67,9 @@ impl Direction {
     /// The bits that let an operation in this direction try its syscall.
     fn ready_mask(self) -> usize {
         let b = match self {
-            Direction::Read => EventBits::READABLE | EventBits::READ_CLOSED | EventBits::ERROR,
+            Direction::Read => {
+                EventBits::READABLE | EventBits::URGENT | EventBits::READ_CLOSED | EventBits::ERROR
+            }
             Direction::Write => EventBits::WRITABLE | EventBits::WRITE_CLOSED | EventBits::ERROR,
         };
         usize::from(b)
@@ -73,10 +77,11 @@ impl Direction {
 }
 
 /// The bits an `EAGAIN` proves stale, for either direction: an event holds only the bits of its
-/// own direction's `ready_mask`, so masking it with this clears `READABLE` and `ERROR` for a
-/// read, `WRITABLE` and `ERROR` for a write (the `*_CLOSED` bits are never cleared). One
+/// own direction's `ready_mask`, so masking it with this clears `READABLE`, `URGENT` and `ERROR`
+/// for a read, `WRITABLE` and `ERROR` for a write (the `*_CLOSED` bits are never cleared). One
 /// constant, so the hot read path does not work out the event's direction.
-const CLEARABLE: usize = (EventBits::READABLE | EventBits::WRITABLE | EventBits::ERROR) as usize;
+const CLEARABLE: usize =
+    (EventBits::READABLE | EventBits::URGENT | EventBits::WRITABLE | EventBits::ERROR) as usize;
 
 /// What an operation saw when it found its source ready; hand it back to
 /// [`Registration::clear_readiness`](crate::Registration::clear_readiness) after `EAGAIN`.
@@ -94,6 +99,16 @@ impl ReadyEvent {
     #[inline]
     pub fn is_read_closed(&self) -> bool {
         self.0 & usize::from(EventBits::READ_CLOSED) != 0
+    }
+
+    /// Whether a read that returned fewer bytes than asked proves the socket drained, so
+    /// readiness can be cleared without the `EAGAIN` round trip. Not after FIN or hang-up (see
+    /// [`is_read_closed`](ReadyEvent::is_read_closed)), and not while TCP urgent data is pending:
+    /// Linux stops a read at the urgent mark with more data queued behind it, and no new edge
+    /// announces that data.
+    #[inline]
+    pub fn short_read_drains(&self) -> bool {
+        self.0 & usize::from(EventBits::READ_CLOSED | EventBits::URGENT) == 0
     }
 
     #[inline]
@@ -556,6 +571,30 @@ mod tests {
         assert!(io.poll_ready(&mut cx, Direction::Read).is_ready());
         // Writing was never announced.
         assert!(io.poll_ready(&mut cx, Direction::Write).is_pending());
+    }
+
+    #[test]
+    fn urgent_data_keeps_a_short_read_from_clearing_and_clears_with_readable() {
+        let io = ScheduledIo::default();
+        let (_, waker) = flag();
+        let mut cx = Context::from_waker(&waker);
+        let mut wake = Vec::new();
+        io.set_readiness(
+            EventBits(EventBits::READABLE | EventBits::URGENT),
+            &mut (),
+            &mut wake,
+        );
+        let Poll::Ready(Ok(seen)) = io.poll_ready(&mut cx, Direction::Read) else {
+            panic!("should be readable")
+        };
+        assert!(!seen.short_read_drains());
+        io.clear_readiness(seen);
+        assert!(io.poll_ready(&mut cx, Direction::Read).is_pending());
+        io.set_readiness(EventBits(EventBits::READABLE), &mut (), &mut wake);
+        let Poll::Ready(Ok(seen)) = io.poll_ready(&mut cx, Direction::Read) else {
+            panic!("should be readable")
+        };
+        assert!(seen.short_read_drains(), "URGENT was cleared with READABLE");
     }
 }
 

@@ -1,12 +1,15 @@
 //! The edge-triggered `epoll(7)` backend.
 //!
 //! OS notes that bite:
-//! - Each socket is added once with `EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET`. With `EPOLLET`
+//! - Each socket is added once with `EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLET`. With `EPOLLET`
 //!   the kernel reports a direction again only after a new wake-up on the socket (new data, new
 //!   buffer space), so the layer above must drain until `EAGAIN` (or see a short read) before it
 //!   waits again. No `epoll_ctl` is needed per operation.
 //! - `EPOLLRDHUP` means the peer shut down its writing half (sent FIN). It can arrive on the same
 //!   edge as the last data; there is no later edge, so a reader must keep reading until EOF.
+//! - `EPOLLPRI` means TCP urgent data (`MSG_OOB`) is pending. A read stops short at the urgent
+//!   mark with more data queued behind it, so a short read then does not prove the socket
+//!   drained; the bit (`URGENT`) turns that shortcut off.
 //! - `EPOLLHUP` and `EPOLLERR` are always reported, whether asked for or not.
 //! - `epoll_wait` takes a timeout in whole milliseconds and rounds it *up* to the clock
 //!   granularity; a 0.3 ms deadline becomes 1 ms. `epoll_pwait2` (Linux 5.11) takes a
@@ -50,7 +53,7 @@ impl Selector {
         self.add(
             fd,
             token,
-            libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET,
+            libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET,
         )
     }
 
@@ -217,8 +220,11 @@ fn bits_of(events: u32) -> EventBits {
 const fn translate(events: u32) -> u8 {
     let e = events as i32;
     let mut bits = 0;
-    if e & (libc::EPOLLIN | libc::EPOLLPRI) != 0 {
+    if e & libc::EPOLLIN != 0 {
         bits |= EventBits::READABLE;
+    }
+    if e & libc::EPOLLPRI != 0 {
+        bits |= EventBits::READABLE | EventBits::URGENT;
     }
     if e & libc::EPOLLOUT != 0 {
         bits |= EventBits::WRITABLE;

@@ -55,6 +55,7 @@ pub struct EventBits(pub(crate) u8);
 /// other values only have to stay clear of them and of `readiness.rs`'s `SHUTDOWN` bit.
 impl EventBits {
     pub(crate) const READABLE: u8 = 0x01;
+    pub(crate) const URGENT: u8 = 0x02;
     pub(crate) const WRITABLE: u8 = 0x04;
     pub(crate) const ERROR: u8 = 0x08;
     pub(crate) const WRITE_CLOSED: u8 = 0x10;

@@ -145,8 +145,11 @@ impl Selector {
 
 fn bits_of(revents: i16) -> EventBits {
     let mut bits = 0;
-    if revents & (libc::POLLIN | libc::POLLPRI) != 0 {
+    if revents & libc::POLLIN != 0 {
         bits |= EventBits::READABLE;
+    }
+    if revents & libc::POLLPRI != 0 {
+        bits |= EventBits::READABLE | EventBits::URGENT;
     }
     if revents & libc::POLLOUT != 0 {
         bits |= EventBits::WRITABLE;

@@ -187,7 +187,8 @@ impl Drop for Lent<'_> {
 impl<T: AsFd> Source<T> {
     /// Reads into `buf`. A short read proves the socket drained, so readiness is cleared
     /// without the extra `EAGAIN` round trip, except when the peer's FIN came with this edge
-    /// (`is_read_closed`): the EOF must still be read and no new edge will announce it.
+    /// (the EOF must still be read and no new edge will announce it) or urgent data is pending
+    /// (the read stopped at the urgent mark): see [`ReadyEvent::short_read_drains`].
     #[inline]
     pub(crate) fn poll_read(
         &self,
@@ -222,7 +223,7 @@ impl<T: AsFd> Source<T> {
             len,
             budgeted,
             |fd| socket::recv(fd, buf),
-            |n, event| n > 0 && n < len && !event.is_read_closed(),
+            |n, event| n > 0 && n < len && event.short_read_drains(),
         )
     }
 
