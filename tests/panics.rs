@@ -3,9 +3,12 @@
 
 mod util;
 
+use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::Duration;
 
 use util::{drop_guard, run};
@@ -286,4 +289,92 @@ fn a_handle_awaited_elsewhere_resolves_when_its_runtime_is_dropped() {
     let result = util::run(handle);
     owner.join().unwrap();
     assert!(result.unwrap_err().is_cancelled());
+}
+
+/// A completed future whose destructor panics: the task's result is that panic, as in tokio,
+/// and the process does not abort.
+#[test]
+fn a_future_whose_drop_panics_after_ready_is_a_panic_join_error() {
+    struct PanicsOnDrop;
+    impl Future for PanicsOnDrop {
+        type Output = u32;
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<u32> {
+            Poll::Ready(5)
+        }
+    }
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("destructor of a finished future");
+        }
+    }
+    run(async {
+        let err = weft::spawn(PanicsOnDrop).await.unwrap_err();
+        assert!(err.is_panic());
+        assert!(err.to_string().contains("destructor"), "{err}");
+        // The loop goes on.
+        assert_eq!(weft::spawn(async { 1 }).await.unwrap(), 1);
+    });
+}
+
+/// A waker whose `wake` panics, as a foreign executor's might.
+fn panicking_waker() -> Waker {
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(
+        |data| RawWaker::new(data, &VTABLE),
+        |_| panic!("a user waker's wake panicked"),
+        |_| panic!("a user waker's wake_by_ref panicked"),
+        |_| {},
+    );
+    // SAFETY: the vtable never reads the data pointer, and every function is sound for it.
+    unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
+}
+
+/// The task completes on a worker, which wakes the handle's stored waker: its panic must not
+/// unwind through the worker (the runtime lost the worker and then waited for it at drop).
+#[test]
+fn a_join_waker_that_panics_kills_no_worker() {
+    let _dog = util::Watchdog::arm(util::LIMIT);
+    let rt = util::multi_thread_rt(2);
+    let mut handle = rt.spawn(async {
+        sleep(Duration::from_millis(20)).await;
+        7
+    });
+    let waker = panicking_waker();
+    assert!(Pin::new(&mut handle)
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+    let deadline = std::time::Instant::now() + util::LIMIT;
+    while !handle.is_finished() {
+        assert!(std::time::Instant::now() < deadline, "the task never ran");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for i in 0..20 {
+        let task = rt.spawn(async move {
+            sleep(Duration::from_millis(1)).await;
+            i
+        });
+        assert_eq!(util::run_on(&rt, util::LIMIT, task).unwrap(), i);
+    }
+    assert!(
+        rt.shutdown_timeout(util::LIMIT),
+        "a worker never exited: it died in the join waker's panic"
+    );
+}
+
+/// The same on the current-thread runtime, where the panic would escape `block_on`.
+#[test]
+fn a_join_waker_that_panics_does_not_escape_block_on() {
+    let sum = run(async {
+        let mut handle = weft::spawn(async {
+            weft::yield_now().await;
+            1
+        });
+        let waker = panicking_waker();
+        assert!(Pin::new(&mut handle)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        sleep(Duration::from_millis(10)).await;
+        assert!(handle.is_finished());
+        handle.await.unwrap() + weft::spawn(async { 2 }).await.unwrap()
+    });
+    assert_eq!(sum, 3);
 }

@@ -467,3 +467,34 @@ fn the_main_future_is_polled_only_when_woken() {
         );
     });
 }
+
+/// A handle polled (so the task stored its waker) and then dropped lets go of that waker at
+/// once, not when the detached task ends: the waker may hold another runtime's task, and with
+/// it that runtime's reactor and descriptors.
+#[test]
+fn a_dropped_join_handle_releases_the_waker_it_stored() {
+    struct CountsDrops(Arc<AtomicUsize>);
+    impl std::task::Wake for CountsDrops {
+        fn wake(self: Arc<Self>) {}
+    }
+    impl Drop for CountsDrops {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let rt = util::rt();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let mut handle = rt.spawn(std::future::pending::<()>());
+    let waker = std::task::Waker::from(Arc::new(CountsDrops(drops.clone())));
+    assert!(Pin::new(&mut handle)
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+    drop(waker);
+    assert_eq!(drops.load(Ordering::SeqCst), 0, "the task holds a clone");
+    drop(handle);
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "the detached task still holds the waker"
+    );
+}

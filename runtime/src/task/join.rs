@@ -115,6 +115,10 @@ impl<T> Drop for JoinHandle<T> {
             // the output to us.
             unsafe { (header.vtable.drop_output)(self.raw) };
         }
+        // Nobody will be woken for this handle any more: let go of its waker now, not when
+        // the (possibly long-lived) task is freed.
+        let waker = lock(&header.join_waker).take();
+        drop(waker);
         // SAFETY: the handle's reference, given up once.
         unsafe { release_ref(self.raw) };
     }

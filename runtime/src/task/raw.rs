@@ -166,8 +166,18 @@ where
                 IdleAction::Reschedule => cell.scheduler.schedule(Notified(Task::from_raw(ptr))),
             },
             Ok(Poll::Ready(output)) => {
+                // The finished future is dropped before the output is stored; a destructor
+                // that panics turns the task's result into that panic, as in tokio.
                 // SAFETY: `RUNNING` is still ours.
-                unsafe { cell.set_stage(Stage::Finished(Ok(output))) };
+                let result = match unsafe { cell.drop_future() } {
+                    Ok(()) => Ok(output),
+                    Err(payload) => {
+                        let _ = catch_unwind(AssertUnwindSafe(move || drop(output)));
+                        Err(JoinError::panic(cell.header.id, payload))
+                    }
+                };
+                // SAFETY: `RUNNING` is still ours.
+                unsafe { cell.set_stage(Stage::Finished(result)) };
                 // SAFETY: as above; the queue reference is handed to `complete`.
                 unsafe { Self::complete(ptr, true) };
             }
@@ -196,11 +206,8 @@ where
     /// # Safety
     /// The caller holds `RUNNING`.
     unsafe fn cancel_future(&self) {
-        let dropped = self.stage.with_mut(|stage| {
-            // SAFETY: `RUNNING` gives exclusive access to the stage.
-            catch_unwind(AssertUnwindSafe(|| unsafe { *stage = Stage::Consumed }))
-        });
-        let error = match dropped {
+        // SAFETY: the caller holds `RUNNING`.
+        let error = match unsafe { self.drop_future() } {
             Ok(()) => JoinError::cancelled(self.header.id),
             Err(payload) => JoinError::panic(self.header.id, payload),
         };
@@ -212,11 +219,22 @@ where
     /// The caller holds `RUNNING`.
     unsafe fn drop_after_panic(&self, payload: Box<dyn Any + Send>) -> JoinError {
         // A destructor that panics too is swallowed: the first panic is the one to report.
+        // SAFETY: the caller holds `RUNNING`.
+        if let Err(second) = unsafe { self.drop_future() } {
+            forget_payload(second);
+        }
+        JoinError::panic(self.header.id, payload)
+    }
+
+    /// Drops whatever the stage holds (the future), catching a destructor's panic.
+    ///
+    /// # Safety
+    /// The caller holds `RUNNING`.
+    unsafe fn drop_future(&self) -> std::thread::Result<()> {
         self.stage.with_mut(|stage| {
             // SAFETY: `RUNNING` gives exclusive access to the stage.
-            let _ = catch_unwind(AssertUnwindSafe(|| unsafe { *stage = Stage::Consumed }));
-        });
-        JoinError::panic(self.header.id, payload)
+            catch_unwind(AssertUnwindSafe(|| unsafe { *stage = Stage::Consumed }))
+        })
     }
 
     /// Publishes the stored output and gives up the caller's references.
@@ -235,7 +253,11 @@ where
         } else {
             let waker = lock(&cell.header.join_waker).take();
             if let Some(waker) = waker {
-                waker.wake();
+                // A user waker (a foreign executor's) may panic: that must not unwind through
+                // the scheduler and kill its thread.
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+                    forget_payload(payload);
+                }
             }
         }
         if release {
@@ -326,6 +348,12 @@ pub(super) unsafe fn release_ref(ptr: NonNull<Header>) {
         // SAFETY: that was the last reference.
         unsafe { (header.vtable.dealloc)(ptr) };
     }
+}
+
+/// Lets go of a panic payload nobody will see without running its destructor, which could
+/// panic in turn (a payload is any type). The box leaks; this is only on panic paths.
+fn forget_payload(payload: Box<dyn Any + Send>) {
+    std::mem::forget(payload);
 }
 
 /// Runs `f`, aborting the process if a panic escapes it: used where an unwind would leave the

@@ -60,6 +60,9 @@ pub(crate) struct Worker {
 
 /// The worker thread's body.
 pub(super) fn run(shared: Arc<Shared>, index: usize) {
+    // Counts the worker out even if a bug unwinds its thread, so the runtime's drop reports and
+    // returns instead of waiting for it for ever.
+    let _exit = ExitGuard(shared.clone());
     let worker = Worker {
         remote: NonNull::from(&shared.workers[index]),
         shared: shared.clone(),
@@ -77,8 +80,15 @@ pub(super) fn run(shared: Arc<Shared>, index: usize) {
         worker.run_loop();
         worker.shutdown();
     }
-    drop(worker);
-    shared.worker_exited();
+}
+
+/// Calls [`Shared::worker_exited`] when the worker's thread leaves [`run`], by return or unwind.
+struct ExitGuard(Arc<Shared>);
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        self.0.worker_exited();
+    }
 }
 
 impl Worker {
