@@ -128,3 +128,41 @@ fn coroutines_and_async_tasks_on_other_workers_exchange_messages() {
     });
     assert_eq!(total, 2 * (0..800u64).sum::<u64>());
 }
+
+/// A coroutine that spins on the CPU holds its worker; coroutines spawned meanwhile must be
+/// placed on the other worker, not queued behind it (a pinned task cannot be stolen).
+#[test]
+fn new_coroutines_avoid_a_worker_stuck_in_a_long_poll() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let _watchdog = Watchdog::arm(Duration::from_secs(60));
+    let rt = util::multi_thread_rt(2);
+    let stop = Arc::new(AtomicBool::new(false));
+    let spinning = stop.clone();
+    let finished = util::run_on(&rt, Duration::from_secs(30), async move {
+        let hog = weft::go(move || {
+            while !spinning.load(Ordering::Relaxed) {
+                std::hint::spin_loop();
+            }
+        });
+        // Long enough for the watchdog (a 10 ms tick) to see the hog's worker stuck.
+        weft::time::sleep(Duration::from_millis(100)).await;
+        let quick: Vec<_> = (0..10u32).map(|i| weft::go(move || i)).collect();
+        let mut finished = 0;
+        for handle in quick {
+            if weft::time::timeout(Duration::from_secs(2), handle)
+                .await
+                .is_ok()
+            {
+                finished += 1;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        hog.await.unwrap();
+        finished
+    });
+    assert_eq!(
+        finished, 10,
+        "coroutines were placed behind the spinning one"
+    );
+}

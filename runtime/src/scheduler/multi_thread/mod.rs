@@ -146,6 +146,9 @@ struct Remote {
     /// Reactor turns so far: the watchdog turns the reactor for a worker that has neither turned
     /// it nor left its poll since the watchdog's last tick (`Shared::help_stuck_workers`).
     turns: AtomicU64,
+    /// Set by the watchdog while the worker is inside one poll across two of its ticks, so new
+    /// pinned tasks go elsewhere (`Shared::place_pinned`); cleared at its first tick after.
+    stuck: AtomicBool,
     stall: Arc<StallMonitor>,
 }
 
@@ -244,6 +247,7 @@ impl MultiThread {
                 sleep: Sleep::new(),
                 gate: TurnGate::default(),
                 turns: AtomicU64::new(0),
+                stuck: AtomicBool::new(false),
                 stall: Arc::new(StallMonitor::new(
                     config.stall_threshold.unwrap_or(Duration::MAX),
                     format!("worker {index} (thread weft-worker-{index})"),
@@ -402,12 +406,13 @@ impl Shared {
     /// Where a new pinned task goes. From a worker of this runtime (`near`): that worker, so a
     /// connection accepted there stays there, unless the next worker in round-robin order has
     /// clearly fewer pinned tasks (a single acceptor still spreads its connections). From
-    /// elsewhere: the less loaded of two workers picked round-robin.
+    /// elsewhere: the less loaded of two workers picked round-robin. Either way, a worker the
+    /// watchdog saw stuck inside one poll is passed over for the next one that is not.
     pub(crate) fn place_pinned(&self, near: Option<usize>) -> usize {
         let n = self.workers.len();
         let next = self.next_placement.fetch_add(1, Ordering::Relaxed) % n;
         let load = |w: usize| self.workers[w].owned_pinned.len();
-        match near {
+        let chosen = match near {
             Some(local) => {
                 let other = if next == local { (next + 1) % n } else { next };
                 let (mine, theirs) = (load(local), load(other));
@@ -425,7 +430,17 @@ impl Shared {
                     next
                 }
             }
+        };
+        // A pinned task can run only on its worker: never pick one stuck in a long poll while
+        // another is free (a coroutine spinning on the CPU would hold the new one back).
+        let stuck = |w: usize| self.workers[w].stuck.load(Ordering::Relaxed);
+        if !stuck(chosen) {
+            return chosen;
         }
+        (1..n)
+            .map(|i| (chosen + i) % n)
+            .find(|&w| !stuck(w))
+            .unwrap_or(chosen)
     }
 
     /// Spawns a pinned task whose future `make` builds on the worker it is placed on.
@@ -561,6 +576,7 @@ impl Shared {
             let now = (remote.stall.seq(), remote.turns.load(Ordering::Relaxed));
             let stuck = now.0 & 1 == 1 && now == *look;
             *look = now;
+            remote.stuck.store(stuck, Ordering::Relaxed);
             if !stuck {
                 continue;
             }
