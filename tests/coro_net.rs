@@ -100,20 +100,34 @@ fn a_bufreader_over_a_shared_stream_reads_lines_while_writing() {
     });
 }
 
+/// Go's pattern: one coroutine parked in a read while another writes, shuts down, and reads
+/// options and addresses on the same stream. Only a second read at once is refused.
 #[test]
-fn concurrent_calls_through_a_shared_stream_are_refused_not_interleaved() {
+fn a_shared_stream_reads_in_one_coroutine_while_another_writes() {
     util::run_coro(|| {
-        let (client, server) = pair();
+        let (mut client, server) = pair();
         let server = std::sync::Arc::new(server);
         let reader = weft::go({
             let server = server.clone();
-            move || (&*server).read(&mut [0; 8])
+            move || {
+                let mut got = Vec::new();
+                (&*server).read_to_end(&mut got).map(|_| got)
+            }
         });
         weft::coroutines::sleep(Duration::from_millis(5)); // the reader is parked in `read`
-        let err = (&*server).write(b"x").unwrap_err();
-        assert!(err.to_string().contains("in use"), "{err}");
+        let err = (&*server).read(&mut [0; 8]).unwrap_err();
+        assert!(err.to_string().contains("another call"), "{err}");
+        assert_eq!(server.peer_addr().unwrap(), client.local_addr().unwrap());
+        server.set_nodelay(true).unwrap();
+        assert!(server.nodelay().unwrap());
+        (&*server).write_all(b"while reading").unwrap();
+        server.shutdown(Shutdown::Write).unwrap();
+        let mut echoed = Vec::new();
+        client.read_to_end(&mut echoed).unwrap();
+        assert_eq!(echoed, b"while reading");
+        client.write_all(b"the reply").unwrap();
         drop(client); // EOF ends the parked read
-        assert_eq!(reader.join().unwrap().unwrap(), 0);
+        assert_eq!(reader.join().unwrap().unwrap(), b"the reply");
     });
 }
 

@@ -23,17 +23,14 @@ macro_rules! fd_of_inner {
 
 fd_of_inner!(TcpListener, UdpSocket, UnixListener, UnixDatagram);
 
-impl<S> AsFd for Stream<S> {
+impl<S: AsFd> AsFd for Stream<S> {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        // SAFETY: `fd` is the descriptor of the inner stream, which owns it and lives as long
-        // as `self` (only `into_weft`, which consumes `self`, gives it away), so it stays open
-        // for the borrow's lifetime.
-        unsafe { BorrowedFd::borrow_raw(self.fd) }
+        self.inner().as_fd()
     }
 }
 
-impl<S> AsRawFd for Stream<S> {
+impl<S: AsFd> AsRawFd for Stream<S> {
     fn as_raw_fd(&self) -> RawFd {
-        self.fd
+        self.inner().as_fd().as_raw_fd()
     }
 }

@@ -1,7 +1,5 @@
-use std::cell::UnsafeCell;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -17,58 +15,48 @@ use super::{io_poll, Timeout};
 /// # Sharing a stream
 ///
 /// `&Stream` implements `Read` and `Write` too, so one coroutine can wrap `&stream` in a
-/// `BufReader` and still write to it. Calls through `&Stream` are exclusive: a call made
-/// while another coroutine (or thread) is inside a call on the same stream returns an
-/// `io::Error` instead of interleaving with it. Give each direction its own stream if two
-/// coroutines must read and write at the same time.
+/// `BufReader` and still write to it, and, as with Go's `net.Conn`, one coroutine can read
+/// while another writes (share it with an `Arc`). Each direction takes one call at a time: a
+/// read made while another coroutine (or thread) is inside a read on the same stream returns
+/// an `io::Error` instead of interleaving the bytes between them, and so does a second write.
+/// Everything else (`shutdown`, options, addresses) works at any time.
 #[derive(Debug)]
 pub struct Stream<S> {
-    /// Used through `&mut self`, or through `&self` while holding `busy`.
-    inner: UnsafeCell<S>,
-    /// Set while a call through `&self` uses `inner`.
-    busy: AtomicBool,
-    /// The inner stream's descriptor, for `AsFd` without going through `busy`.
-    pub(super) fd: RawFd,
+    inner: S,
+    /// Set while a read (or peek) through `&self` is in progress.
+    reading: AtomicBool,
+    /// Set while a write through `&self` is in progress.
+    writing: AtomicBool,
     read_timeout: Timeout,
     write_timeout: Timeout,
 }
 
-// SAFETY: `&Stream` reaches `inner` only in `exclusive`, which holds `busy` (an atomic
-// test-and-set) for the whole access, so no two references to `inner` ever overlap, and `S:
-// Send` lets that one access happen on whichever thread holds `busy`; the other fields are
-// atomics.
-unsafe impl<S: Send> Sync for Stream<S> {}
+impl<S> Stream<S> {
+    /// The async stream, for the calls that need no turn of their own (options, addresses).
+    pub(super) fn inner(&self) -> &S {
+        &self.inner
+    }
+}
 
 impl<S: UnbudgetedStream> Stream<S> {
     pub(super) fn from_weft(stream: S) -> Stream<S> {
         Stream {
-            fd: stream.as_fd().as_raw_fd(),
-            inner: UnsafeCell::new(stream),
-            busy: AtomicBool::new(false),
+            inner: stream,
+            reading: AtomicBool::new(false),
+            writing: AtomicBool::new(false),
             read_timeout: Timeout::default(),
             write_timeout: Timeout::default(),
         }
     }
 
-    /// Runs `f` with the only reference to the inner stream, or fails if a call through another
-    /// reference is in progress.
-    pub(super) fn exclusive<R>(&self, f: impl FnOnce(&mut S) -> io::Result<R>) -> io::Result<R> {
-        if self.busy.swap(true, Ordering::Acquire) {
-            return Err(io::Error::other(
-                "weft coroutines: this stream is in use by another call (another coroutine \
-                 or thread); calls through a shared reference do not interleave",
-            ));
-        }
-        struct Release<'a>(&'a AtomicBool);
-        impl Drop for Release<'_> {
-            fn drop(&mut self) {
-                self.0.store(false, Ordering::Release);
-            }
-        }
-        let _release = Release(&self.busy);
-        // SAFETY: `busy` was clear and is now ours until `_release` drops: no other reference to
-        // `inner` exists meanwhile (see the `Sync` impl).
-        f(unsafe { &mut *self.inner.get() })
+    /// Runs `f`, a read, unless another read through a shared reference is in progress.
+    pub(super) fn read_alone<R>(&self, f: impl FnOnce(&S) -> io::Result<R>) -> io::Result<R> {
+        one_at_a_time(&self.reading, "read", || f(&self.inner))
+    }
+
+    /// Runs `f`, a write, unless another write through a shared reference is in progress.
+    fn write_alone<R>(&self, f: impl FnOnce(&S) -> io::Result<R>) -> io::Result<R> {
+        one_at_a_time(&self.writing, "write", || f(&self.inner))
     }
 
     /// The read timeout, for calls that wait on reading.
@@ -79,9 +67,9 @@ impl<S: UnbudgetedStream> Stream<S> {
     /// Shuts down the read half, the write half (sends FIN: a half-close) or both.
     ///
     /// # Errors
-    /// The socket refused, or a call through another reference is in progress.
+    /// The socket refused.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.exclusive(|s| s.shutdown_stream(how))
+        self.inner.shutdown_stream(how)
     }
 
     /// Takes the pending socket error (`SO_ERROR`), if any.
@@ -89,7 +77,7 @@ impl<S: UnbudgetedStream> Stream<S> {
     /// # Errors
     /// As [`shutdown`](Stream::shutdown).
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.exclusive(|s| s.take_stream_error())
+        self.inner.take_stream_error()
     }
 
     /// Bounds each read (`None`: wait forever, the default).
@@ -120,8 +108,30 @@ impl<S: UnbudgetedStream> Stream<S> {
 
     /// Gives back the async stream, for use from async code on its runtime.
     pub fn into_weft(self) -> S {
-        self.inner.into_inner()
+        self.inner
     }
+}
+
+/// Runs `f` while holding `flag`, or fails at once if another call holds it.
+fn one_at_a_time<R>(
+    flag: &AtomicBool,
+    what: &str,
+    f: impl FnOnce() -> io::Result<R>,
+) -> io::Result<R> {
+    if flag.swap(true, Ordering::Acquire) {
+        return Err(io::Error::other(format!(
+            "weft coroutines: another call (another coroutine or thread) is inside a {what} on \
+             this stream; calls in one direction through a shared reference do not interleave"
+        )));
+    }
+    struct Release<'a>(&'a AtomicBool);
+    impl Drop for Release<'_> {
+        fn drop(&mut self) {
+            self.0.store(false, Ordering::Release);
+        }
+    }
+    let _release = Release(flag);
+    f()
 }
 
 #[inline]
@@ -147,20 +157,20 @@ impl<S: UnbudgetedStream> Read for Stream<S> {
     /// Reads some bytes; `Ok(0)` is end of stream.
     #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        read(self.inner.get_mut(), buf, &self.read_timeout)
+        read(&self.inner, buf, &self.read_timeout)
     }
 }
 
 impl<S: UnbudgetedStream> Write for Stream<S> {
     #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        write(self.inner.get_mut(), buf, &self.write_timeout)
+        write(&self.inner, buf, &self.write_timeout)
     }
 
     /// Writes all of `buf` in one wait (the write timeout bounds the whole call).
     #[inline]
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        write_all(self.inner.get_mut(), buf, &self.write_timeout)
+        write_all(&self.inner, buf, &self.write_timeout)
     }
 
     /// Nothing is buffered: a no-op.
@@ -171,18 +181,18 @@ impl<S: UnbudgetedStream> Write for Stream<S> {
 
 impl<S: UnbudgetedStream> Read for &Stream<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.exclusive(|s| read(s, buf, &self.read_timeout))
+        self.read_alone(|s| read(s, buf, &self.read_timeout))
     }
 }
 
 impl<S: UnbudgetedStream> Write for &Stream<S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.exclusive(|s| write(s, buf, &self.write_timeout))
+        self.write_alone(|s| write(s, buf, &self.write_timeout))
     }
 
     /// Writes all of `buf` in one wait (the write timeout bounds the whole call).
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.exclusive(|s| write_all(s, buf, &self.write_timeout))
+        self.write_alone(|s| write_all(s, buf, &self.write_timeout))
     }
 
     fn flush(&mut self) -> io::Result<()> {

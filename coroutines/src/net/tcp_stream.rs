@@ -30,7 +30,8 @@ use super::{io_wait, Stream, ToSocketAddrs};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 ///
-/// Calls through `&TcpStream` work too, one at a time (see [`Stream`]).
+/// Calls through `&TcpStream` work too: one coroutine may read while another writes (see
+/// [`Stream`]).
 pub type TcpStream = Stream<weft_runtime::net::TcpStream>;
 
 impl Stream<weft_runtime::net::TcpStream> {
@@ -72,7 +73,7 @@ impl Stream<weft_runtime::net::TcpStream> {
     /// # Errors
     /// As [`shutdown`](Stream::shutdown).
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.exclusive(|s| s.set_nodelay(nodelay))
+        self.inner().set_nodelay(nodelay)
     }
 
     /// Whether `TCP_NODELAY` is set.
@@ -80,7 +81,7 @@ impl Stream<weft_runtime::net::TcpStream> {
     /// # Errors
     /// As [`shutdown`](Stream::shutdown).
     pub fn nodelay(&self) -> io::Result<bool> {
-        self.exclusive(|s| s.nodelay())
+        self.inner().nodelay()
     }
 
     /// Waits (parking the coroutine, within the read timeout) for data and copies what is
@@ -88,10 +89,11 @@ impl Stream<weft_runtime::net::TcpStream> {
     /// bytes. `Ok(0)` is end of stream.
     ///
     /// # Errors
-    /// As [`shutdown`](Stream::shutdown); `TimedOut` after the read timeout.
+    /// A read or peek through another reference is in progress (see [`Stream`]), the socket
+    /// refused, or `TimedOut` after the read timeout.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         let timeout = self.read_limit();
-        self.exclusive(|s| io_wait(s.peek(buf), timeout, "peek"))
+        self.read_alone(|s| io_wait(s.peek(buf), timeout, "peek"))
     }
 
     /// `SO_LINGER`: with `Some(d)`, dropping the stream waits up to `d` for unsent data
@@ -102,7 +104,7 @@ impl Stream<weft_runtime::net::TcpStream> {
     /// # Errors
     /// As [`shutdown`](Stream::shutdown); more than `i32::MAX` seconds is `InvalidInput`.
     pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
-        self.exclusive(|s| s.set_linger(linger))
+        self.inner().set_linger(linger)
     }
 
     /// The `SO_LINGER` setting.
@@ -110,7 +112,7 @@ impl Stream<weft_runtime::net::TcpStream> {
     /// # Errors
     /// As [`shutdown`](Stream::shutdown).
     pub fn linger(&self) -> io::Result<Option<Duration>> {
-        self.exclusive(|s| s.linger())
+        self.inner().linger()
     }
 
     /// `SO_KEEPALIVE`: the kernel probes an idle connection and fails it when the peer is gone.
@@ -118,7 +120,7 @@ impl Stream<weft_runtime::net::TcpStream> {
     /// # Errors
     /// As [`shutdown`](Stream::shutdown).
     pub fn set_keepalive(&self, on: bool) -> io::Result<()> {
-        self.exclusive(|s| s.set_keepalive(on))
+        self.inner().set_keepalive(on)
     }
 
     /// Whether `SO_KEEPALIVE` is set.
@@ -126,7 +128,7 @@ impl Stream<weft_runtime::net::TcpStream> {
     /// # Errors
     /// As [`shutdown`](Stream::shutdown).
     pub fn keepalive(&self) -> io::Result<bool> {
-        self.exclusive(|s| s.keepalive())
+        self.inner().keepalive()
     }
 
     /// `IP_TTL`: the time-to-live of the packets this stream sends.
@@ -134,7 +136,7 @@ impl Stream<weft_runtime::net::TcpStream> {
     /// # Errors
     /// As [`shutdown`](Stream::shutdown).
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.exclusive(|s| s.set_ttl(ttl))
+        self.inner().set_ttl(ttl)
     }
 
     /// The time-to-live of the packets this stream sends.
@@ -142,7 +144,7 @@ impl Stream<weft_runtime::net::TcpStream> {
     /// # Errors
     /// As [`shutdown`](Stream::shutdown).
     pub fn ttl(&self) -> io::Result<u32> {
-        self.exclusive(|s| s.ttl())
+        self.inner().ttl()
     }
 
     /// The remote address.
@@ -150,7 +152,7 @@ impl Stream<weft_runtime::net::TcpStream> {
     /// # Errors
     /// As [`shutdown`](Stream::shutdown).
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.exclusive(|s| s.peer_addr())
+        self.inner().peer_addr()
     }
 
     /// The local address.
@@ -158,6 +160,6 @@ impl Stream<weft_runtime::net::TcpStream> {
     /// # Errors
     /// As [`shutdown`](Stream::shutdown).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.exclusive(|s| s.local_addr())
+        self.inner().local_addr()
     }
 }

@@ -86,7 +86,7 @@ impl Stream<weft_runtime::net::UnixStream> {
     /// # Errors
     /// As [`shutdown`](Stream::shutdown).
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.exclusive(|s| s.peer_addr())
+        self.inner().peer_addr()
     }
 
     /// The local address.
@@ -94,6 +94,6 @@ impl Stream<weft_runtime::net::UnixStream> {
     /// # Errors
     /// As [`shutdown`](Stream::shutdown).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.exclusive(|s| s.local_addr())
+        self.inner().local_addr()
     }
 }
