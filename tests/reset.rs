@@ -175,7 +175,7 @@ fn an_owned_read_half_sees_the_reset_too() {
 }
 
 #[test]
-fn connecting_to_a_closed_port_is_refused_and_names_the_address() {
+fn connecting_to_a_closed_port_is_refused_names_the_address_and_keeps_the_os_code() {
     run(async {
         let closed = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -185,9 +185,13 @@ fn connecting_to_a_closed_port_is_refused_and_names_the_address() {
         assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{err}");
         assert!(err.to_string().contains(&closed.to_string()), "{err}");
 
+        // The OS code is still there under the context.
+        assert_eq!(weft::io::os_error_code(&err), Some(libc::ECONNREFUSED));
+
         let socket = TcpSocket::new_v4().unwrap();
         let err = within(SHORT, socket.connect(closed)).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{err}");
         assert!(err.to_string().contains(&closed.to_string()), "{err}");
+        assert_eq!(weft::io::os_error_code(&err), Some(libc::ECONNREFUSED));
     });
 }

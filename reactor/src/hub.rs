@@ -27,6 +27,7 @@
 //! with one `epoll_wait`, instead of having a reactor's eventfd reported and then turning that
 //! reactor to drain it.
 
+use crate::error::with_context;
 use std::io;
 use std::time::Duration;
 
@@ -70,8 +71,7 @@ impl Hub {
     /// # Errors
     /// `epoll_create1` failed (for example, out of descriptors).
     pub fn new() -> io::Result<Hub> {
-        let context =
-            |e: io::Error| io::Error::new(e.kind(), format!("creating a weft reactor hub: {e}"));
+        let context = |e: io::Error| with_context(e, "creating a weft reactor hub");
         let selector = epoll::Selector::new().map_err(context)?;
         let wake_up = Notifier::new().map_err(context)?;
         selector
@@ -104,7 +104,7 @@ impl Hub {
         };
         self.selector
             .register_readable(fd, key as u64)
-            .map_err(|e| io::Error::new(e.kind(), format!("adding a reactor to a hub: {e}")))
+            .map_err(|e| with_context(e, "adding a reactor to a hub"))
     }
 
     /// Waits up to `timeout` (`None`: until a reactor has events or the hub is woken) and

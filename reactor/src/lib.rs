@@ -39,6 +39,7 @@
     clippy::undocumented_unsafe_blocks
 )]
 
+mod error;
 mod hub;
 mod reactor;
 mod readiness;
@@ -47,6 +48,7 @@ pub mod sys;
 mod timer;
 mod token;
 
+pub use error::{os_error_code, with_context};
 pub use hub::Hub;
 pub use reactor::{Handle, Reactor, Registration};
 pub use readiness::{Direction, ReadyEvent, WakeHook};

@@ -18,6 +18,7 @@
 //! 5. Wake everything collected, with no reactor lock held, because a waker may drop the last
 //!    reference to a task whose output holds a socket, and that socket deregisters itself.
 
+use crate::error::with_context;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::sync::atomic::AtomicU64;
@@ -87,7 +88,7 @@ impl Reactor {
     /// The selector or eventfd could not be created (for example, out of descriptors).
     pub fn new(backend: Backend) -> io::Result<Reactor> {
         let selector = Selector::new(backend)
-            .map_err(|e| with_context(e, &format!("creating the {backend:?} selector")))?;
+            .map_err(|e| with_context(e, format_args!("creating the {backend:?} selector")))?;
         let notifier =
             Notifier::new().map_err(|e| with_context(e, "creating the wake-up eventfd"))?;
         // nobody waits in the selector yet, so no wake-up is needed
@@ -437,10 +438,6 @@ impl Drop for Registration {
         let waiters = self.io.take_waiters();
         drop((removed, waiters));
     }
-}
-
-fn with_context(err: io::Error, what: &str) -> io::Error {
-    io::Error::new(err.kind(), format!("{what}: {err}"))
 }
 
 #[cfg(all(test, not(loom)))]

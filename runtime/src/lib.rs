@@ -25,4 +25,4 @@ pub mod time;
 pub use blocking::spawn_blocking;
 pub use runtime::{spawn, spawn_local, spawn_pinned, Builder, Handle, Runtime, RuntimeMetrics};
 pub use task::{yield_now, JoinError, JoinHandle};
-pub use weft_reactor::Backend;
+pub use weft_reactor::{os_error_code, Backend};

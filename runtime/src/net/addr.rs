@@ -8,6 +8,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use weft_reactor::with_context;
 
 use crate::blocking;
 use crate::runtime::Handle;
@@ -87,7 +88,7 @@ pub(crate) async fn resolve<A: ToSocketAddrs + ?Sized>(host: &A) -> io::Result<V
         // nothing, and there is no pool to hand the lookup to.
         lookup()
     };
-    found.map_err(|e| io::Error::new(e.kind(), format!("resolving {shown}: {e}")))
+    found.map_err(|e| with_context(e, format_args!("resolving {shown}")))
 }
 
 fn one(addr: SocketAddr) -> io::Result<Target> {

@@ -2,6 +2,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
+use weft_reactor::with_context;
 
 use weft_reactor::socket::{self, Buffer};
 use weft_reactor::Direction;
@@ -126,7 +127,7 @@ impl TcpSocket {
     /// The address is in use or not local; the error names it.
     pub fn bind(&self, addr: SocketAddr) -> io::Result<()> {
         socket::bind(self.fd.as_fd(), &addr)
-            .map_err(|e| io::Error::new(e.kind(), format!("bind {addr}: {e}")))
+            .map_err(|e| with_context(e, format_args!("bind {addr}")))
     }
 
     /// The bound address.
@@ -149,7 +150,7 @@ impl TcpSocket {
     /// # Errors
     /// The connection was refused, timed out or could not start; the error names `addr`.
     pub async fn connect(self, addr: SocketAddr) -> io::Result<TcpStream> {
-        let context = |e: io::Error| io::Error::new(e.kind(), format!("connect to {addr}: {e}"));
+        let context = |e: io::Error| with_context(e, format_args!("connect to {addr}"));
         let done = socket::connect(self.fd.as_fd(), &addr).map_err(context)?;
         let source = Source::new(std::net::TcpStream::from(self.fd))?;
         if !done {

@@ -1,5 +1,6 @@
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use weft_reactor::with_context;
 
 use weft_reactor::Direction;
 
@@ -75,7 +76,7 @@ impl UdpSocket {
         for addr in resolve(&addr).await? {
             match self.source.get_ref().connect(addr) {
                 Ok(()) => return Ok(()),
-                Err(e) => last = Some(io::Error::new(e.kind(), format!("connect to {addr}: {e}"))),
+                Err(e) => last = Some(with_context(e, format_args!("connect to {addr}"))),
             }
         }
         Err(last.unwrap_or_else(|| {
@@ -175,5 +176,5 @@ impl UdpSocket {
 
 /// Names the group in a failed `join`/`leave`.
 fn membership(done: io::Result<()>, what: &str, group: impl std::fmt::Display) -> io::Result<()> {
-    done.map_err(|e| io::Error::new(e.kind(), format!("{what} multicast group {group}: {e}")))
+    done.map_err(|e| with_context(e, format_args!("{what} multicast group {group}")))
 }

@@ -4,6 +4,7 @@ use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
+use weft_reactor::with_context;
 
 use weft_reactor::Direction;
 
@@ -50,7 +51,7 @@ impl UnixDatagram {
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
         let path = path.as_ref();
         let socket = std::os::unix::net::UnixDatagram::bind(path)
-            .map_err(|e| io::Error::new(e.kind(), format!("bind {}: {e}", path.display())))?;
+            .map_err(|e| with_context(e, format_args!("bind {}", path.display())))?;
         UnixDatagram::from_std(socket)
     }
 
@@ -61,7 +62,7 @@ impl UnixDatagram {
     /// As [`bind`](UnixDatagram::bind).
     pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixDatagram> {
         let socket = std::os::unix::net::UnixDatagram::bind_addr(addr)
-            .map_err(|e| io::Error::new(e.kind(), format!("bind {addr:?}: {e}")))?;
+            .map_err(|e| with_context(e, format_args!("bind {addr:?}")))?;
         UnixDatagram::from_std(socket)
     }
 
@@ -105,7 +106,7 @@ impl UnixDatagram {
         self.source
             .get_ref()
             .connect(path)
-            .map_err(|e| io::Error::new(e.kind(), format!("connect to {}: {e}", path.display())))
+            .map_err(|e| with_context(e, format_args!("connect to {}", path.display())))
     }
 
     /// As [`connect`](UnixDatagram::connect), to a path or an abstract name.
@@ -116,7 +117,7 @@ impl UnixDatagram {
         self.source
             .get_ref()
             .connect_addr(addr)
-            .map_err(|e| io::Error::new(e.kind(), format!("connect to {addr:?}: {e}")))
+            .map_err(|e| with_context(e, format_args!("connect to {addr:?}")))
     }
 
     /// Sends one datagram to the socket bound at `path`, waiting while its queue is full.

@@ -2,6 +2,7 @@ use std::io;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::task::{ready, Context, Poll};
+use weft_reactor::with_context;
 
 use super::accept::Acceptor;
 use super::source::Source;
@@ -43,7 +44,7 @@ impl UnixListener {
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
         let path = path.as_ref();
         let listener = std::os::unix::net::UnixListener::bind(path)
-            .map_err(|e| io::Error::new(e.kind(), format!("bind {}: {e}", path.display())))?;
+            .map_err(|e| with_context(e, format_args!("bind {}", path.display())))?;
         UnixListener::from_std(listener)
     }
 
@@ -54,7 +55,7 @@ impl UnixListener {
     /// As [`bind`](UnixListener::bind).
     pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixListener> {
         let listener = std::os::unix::net::UnixListener::bind_addr(addr)
-            .map_err(|e| io::Error::new(e.kind(), format!("bind {addr:?}: {e}")))?;
+            .map_err(|e| with_context(e, format_args!("bind {addr:?}")))?;
         UnixListener::from_std(listener)
     }
 

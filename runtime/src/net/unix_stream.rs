@@ -3,6 +3,7 @@ use std::net::Shutdown;
 use std::os::fd::AsFd;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
+use weft_reactor::with_context;
 
 use weft_reactor::{unix_socket, Direction};
 
@@ -47,7 +48,7 @@ impl UnixStream {
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let path = path.as_ref();
         let addr = SocketAddr::from_pathname(path)
-            .map_err(|e| io::Error::new(e.kind(), format!("connect to {}: {e}", path.display())))?;
+            .map_err(|e| with_context(e, format_args!("connect to {}", path.display())))?;
         UnixStream::connect_addr(&addr).await
     }
 
@@ -57,7 +58,7 @@ impl UnixStream {
     /// # Errors
     /// As [`connect`](UnixStream::connect); an unnamed `addr` is `InvalidInput`.
     pub async fn connect_addr(addr: &SocketAddr) -> io::Result<UnixStream> {
-        let context = |e: io::Error| io::Error::new(e.kind(), format!("connect to {addr:?}: {e}"));
+        let context = |e: io::Error| with_context(e, format_args!("connect to {addr:?}"));
         let fd = unix_socket::stream_socket()?;
         let done = unix_socket::connect(fd.as_fd(), addr).map_err(context)?;
         let source = Source::new(std::os::unix::net::UnixStream::from(fd))?;
