@@ -137,7 +137,7 @@ pub use weft_coroutines::go;
 /// The async I/O traits weft's streams implement (from `futures-io`), for code generic over
 /// runtimes. weft's own types also have inherent `read`, `write`, `read_exact` and `write_all`.
 ///
-/// [`os_error_code`] finds the `errno` behind an error weft added context to (the address in a
+/// [`os_error_code`](io::os_error_code) finds the `errno` behind an error weft added context to (the address in a
 /// failed `bind` or `connect`), where `raw_os_error` sees only the outer error.
 pub mod io {
     pub use futures_io::{AsyncRead, AsyncWrite};
