@@ -104,6 +104,9 @@ impl<S: AsFd> Future for WriteAllFuture<'_, S> {
 macro_rules! stream_calls {
     ($std:ty) => {
         /// Reads some bytes; `Ok(0)` is end of stream (or an empty `buf`).
+        ///
+        /// Cancel safe: dropped before it completes (a lost `select`, a `timeout`), it has
+        /// read nothing.
         pub fn read<'a>(&'a mut self, buf: &'a mut [u8]) -> io_util::ReadFuture<'a, $std> {
             io_util::ReadFuture {
                 source: &self.source,
@@ -112,6 +115,10 @@ macro_rules! stream_calls {
         }
 
         /// Fills `buf` completely.
+        ///
+        /// Not cancel safe: dropped before it completes, it leaves the bytes it read so far at
+        /// the start of `buf`, gone from the socket, with no count of them. Use `read` in
+        /// a `select` or under a `timeout` that may fire.
         ///
         /// # Errors
         /// `UnexpectedEof` if the peer closes first.
@@ -135,6 +142,8 @@ macro_rules! stream_calls {
         }
 
         /// Writes all of `buf`.
+        ///
+        /// Not cancel safe: dropped before it completes, it may have sent a part of `buf`.
         pub fn write_all<'a>(&'a mut self, buf: &'a [u8]) -> io_util::WriteAllFuture<'a, $std> {
             io_util::WriteAllFuture {
                 source: &self.source,

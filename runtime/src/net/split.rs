@@ -80,7 +80,8 @@ impl<S: Split> OwnedReadHalf<S> {
         }
     }
 
-    /// Fills `buf` completely (`UnexpectedEof` if the peer closes first).
+    /// Fills `buf` completely (`UnexpectedEof` if the peer closes first). Not cancel safe: see
+    /// `TcpStream::read_exact`.
     pub fn read_exact<'a>(&'a mut self, buf: &'a mut [u8]) -> io_util::ReadExactFuture<'a, S::Std> {
         io_util::ReadExactFuture {
             source: &self.inner,
@@ -123,7 +124,8 @@ impl<S: Split> OwnedWriteHalf<S> {
         }
     }
 
-    /// Writes all of `buf`.
+    /// Writes all of `buf`. Not cancel safe: dropped before it completes, it may have sent a
+    /// part of `buf`.
     pub fn write_all<'a>(&'a mut self, buf: &'a [u8]) -> io_util::WriteAllFuture<'a, S::Std> {
         io_util::WriteAllFuture {
             source: &self.inner,
