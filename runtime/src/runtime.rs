@@ -147,7 +147,9 @@ impl Runtime {
     /// Shuts the runtime down like dropping it, but waits at most `timeout` in all: for worker
     /// threads stuck inside a task's poll, then for blocking-pool jobs still running (never
     /// longer than the builder's `blocking_shutdown_timeout`). What is still running then is
-    /// left behind, named on stderr. Returns `true` when nothing was left behind. On a
+    /// left behind, named on stderr; a worker left behind still fails the I/O waiting on its
+    /// reactor and fires its timers when its poll returns. Returns `true` when nothing was left
+    /// behind (a zero `timeout` leaves the workers finishing even a short poll). On a
     /// current-thread runtime the loop thread is the caller, so only the blocking pool can
     /// keep it waiting.
     ///
@@ -448,7 +450,13 @@ fn default_workers() -> io::Result<usize> {
                 format!("WEFT_WORKERS={value:?}: expected a positive number of worker threads"),
             )),
         },
-        Err(_) => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        Err(std::env::VarError::NotUnicode(value)) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("WEFT_WORKERS={value:?}: expected a positive number of worker threads"),
+        )),
+        Err(std::env::VarError::NotPresent) => {
+            Ok(std::thread::available_parallelism().map_or(1, |n| n.get()))
+        }
     }
 }
 

@@ -6,6 +6,11 @@
 //! that always has data cannot starve the others. Host names are resolved on the blocking pool
 //! ([`lookup_host`]), never on the loop thread.
 //!
+//! The `try_` calls (`try_read`, `try_send_to`, …) never wait and, like tokio's, go by the
+//! readiness the reactor has seen: they answer `WouldBlock` without a syscall while it says the
+//! direction is drained, and that includes a socket the loop has not polled since it was
+//! created. Pair them with `readable`/`writable`, which wait until the direction is ready.
+//!
 //! Every socket implements `AsFd` and `AsRawFd`, for options weft has no setter for (with
 //! `socket2` or `libc`). The descriptor stays registered with the reactor: don't close it,
 //! don't make it blocking, and don't read or write through it behind weft's back.

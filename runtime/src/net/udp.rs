@@ -86,13 +86,16 @@ impl UdpSocket {
 
     datagram_calls::datagram_calls!();
 
-    /// Sends one datagram to `target` without waiting: `WouldBlock` when the send buffer is full.
+    /// Sends one datagram to `target` without waiting: `WouldBlock` when the send buffer is full
+    /// or the socket is not yet known to be writable (see the [module docs](super); then
+    /// `writable` waits).
     pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
         self.source
             .try_io(Direction::Write, |s| s.send_to(buf, target))
     }
 
-    /// Receives one datagram without waiting: `WouldBlock` when none is queued.
+    /// Receives one datagram without waiting: `WouldBlock` when none is known to be queued
+    /// (then `readable` waits).
     pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.source.try_io(Direction::Read, |s| s.recv_from(buf))
     }

@@ -44,10 +44,13 @@ fn unparked(state: usize) -> usize {
     state >> 16
 }
 
+/// The most workers the state word can count.
+pub(crate) const MAX_WORKERS: usize = SEARCHING_MASK - 1;
+
 impl Idle {
-    /// Every one of `workers` starts unparked, none searching.
+    /// Every one of `workers` (at most [`MAX_WORKERS`]) starts unparked, none searching.
     pub(crate) fn new(workers: usize) -> Idle {
-        assert!(workers < SEARCHING_MASK, "at most 65,534 workers");
+        assert!(workers <= MAX_WORKERS, "at most {MAX_WORKERS} workers");
         Idle {
             state: AtomicUsize::new(workers * UNPARKED_ONE),
             sleepers: Mutex::new(Vec::with_capacity(workers)),

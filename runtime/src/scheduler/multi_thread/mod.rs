@@ -59,7 +59,7 @@ use std::io;
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
 
-use weft_reactor::{Backend, Hub, Reactor, WakeHook};
+use weft_reactor::{with_context, Backend, Hub, Reactor, WakeHook};
 
 use self::idle::Idle;
 use self::queue::{Pointer, RunQueue};
@@ -99,6 +99,11 @@ pub(crate) struct Shared {
     event_interval: usize,
     exited: Mutex<usize>,
     exited_cv: Condvar,
+    /// Set when a shutdown stopped waiting for the workers: each that exits later drops its own
+    /// reactor, failing the I/O still waiting on it and firing its timers.
+    gave_up: AtomicBool,
+    /// Polls of `block_on` futures, for `RuntimeMetrics::polls`.
+    block_on_polls: AtomicU64,
     pub(crate) blocking: blocking::Spawner,
 }
 
@@ -149,6 +154,10 @@ struct Remote {
     /// Set by the watchdog while the worker is inside one poll across two of its ticks, so new
     /// pinned tasks go elsewhere (`Shared::place_pinned`); cleared at its first tick after.
     stuck: AtomicBool,
+    /// Ready pinned tasks in the worker's private queue, mirrored for `queue_depth`.
+    pinned_ready: AtomicUsize,
+    /// The worker's thread has left its loop (or never started).
+    exited: AtomicBool,
     stall: Arc<StallMonitor>,
 }
 
@@ -161,6 +170,12 @@ pub(crate) struct MultiThread {
 }
 
 impl Remote {
+    /// Drops the reactor (once): pending I/O on it fails and its timers fire.
+    fn drop_driver(&self) {
+        let driver = lock(&self.driver).take();
+        drop(driver);
+    }
+
     /// Turns this worker's reactor (by the worker itself, or by a thread helping it) and counts
     /// the turn. With `wait` false, gives up at once if someone else holds the driver. Returns
     /// the wakers woken, or `None` when it did not turn (driver busy, or gone at shutdown).
@@ -234,6 +249,15 @@ impl MultiThread {
     /// Starts `config.workers` worker threads, each with its own reactor.
     pub(crate) fn new(config: Config) -> io::Result<MultiThread> {
         let workers = config.workers.max(1);
+        if workers > idle::MAX_WORKERS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{workers} worker threads asked for; a weft runtime has at most {}",
+                    idle::MAX_WORKERS
+                ),
+            ));
+        }
         let mut remotes = Vec::with_capacity(workers);
         for index in 0..workers {
             let reactor = Reactor::new(config.backend)?;
@@ -248,6 +272,8 @@ impl MultiThread {
                 gate: TurnGate::default(),
                 turns: AtomicU64::new(0),
                 stuck: AtomicBool::new(false),
+                pinned_ready: AtomicUsize::new(0),
+                exited: AtomicBool::new(false),
                 stall: Arc::new(StallMonitor::new(
                     config.stall_threshold.unwrap_or(Duration::MAX),
                     format!("worker {index} (thread weft-worker-{index})"),
@@ -281,6 +307,8 @@ impl MultiThread {
             event_interval: config.event_interval.max(1),
             exited: Mutex::new(0),
             exited_cv: Condvar::new(),
+            gave_up: AtomicBool::new(false),
+            block_on_polls: AtomicU64::new(0),
             blocking: blocking::Spawner::new(config.blocking),
         });
         // always started: besides the stall reports (when on) it helps stuck workers
@@ -296,17 +324,23 @@ impl MultiThread {
             watchdog: Some(watchdog),
         };
         for index in 0..workers {
-            let shared = shared.clone();
-            let thread = std::thread::Builder::new()
+            let worker_shared = shared.clone();
+            let spawned = std::thread::Builder::new()
                 .name(format!("weft-worker-{index}"))
-                .spawn(move || worker::run(shared, index))
-                .map_err(|e| {
-                    io::Error::new(
-                        e.kind(),
-                        format!("spawning weft worker thread {index}: {e}"),
-                    )
-                })?;
-            runtime.threads.push(thread);
+                .spawn(move || worker::run(worker_shared, index));
+            match spawned {
+                Ok(thread) => runtime.threads.push(thread),
+                Err(e) => {
+                    // The workers that never started count as exited, so the shutdown waits
+                    // for (and joins) only those that did.
+                    (index..workers).for_each(|never| shared.worker_exited(never));
+                    runtime.shutdown(None);
+                    return Err(with_context(
+                        e,
+                        format_args!("spawning weft worker thread {index}"),
+                    ));
+                }
+            }
         }
         Ok(runtime)
     }
@@ -318,11 +352,17 @@ impl MultiThread {
             Ok(entered) => entered,
             Err(e) => panic!("{e}"),
         };
-        crate::task::park_thread_until(future)
+        let mut future = std::pin::pin!(future);
+        let polls = &self.shared.block_on_polls;
+        crate::task::park_thread_until(std::future::poll_fn(|cx| {
+            polls.fetch_add(1, Ordering::Relaxed);
+            future.as_mut().poll(cx)
+        }))
     }
 
     /// Stops the workers and frees everything (see the module docs). With `timeout`, gives up
-    /// waiting for workers stuck in a poll after that long and returns `false`.
+    /// waiting for workers stuck in a poll after that long and returns `false`; each of those
+    /// drops its own reactor when it exits.
     pub(crate) fn shutdown(&mut self, timeout: Option<Duration>) -> bool {
         let shared = &self.shared;
         shared.closing.store(true, Ordering::SeqCst);
@@ -334,15 +374,19 @@ impl MultiThread {
             for thread in self.threads.drain(..) {
                 let _ = thread.join();
             }
+        } else {
+            shared.gave_up.store(true, Ordering::SeqCst);
         }
+        // Destructors run here may spawn (a cleanup task): they find the runtime closing and get
+        // a cancelled handle, as on a worker, instead of "no runtime" panics.
+        let _entered = context::enter(context::Scheduler::BlockOn(shared), true);
         // Send tasks: their futures are dropped here; queued entries go with the queues.
         shared.owned.shutdown();
         drop(shared.inject.close());
-        if all_exited {
-            for remote in shared.workers.iter() {
+        for remote in shared.workers.iter() {
+            if remote.exited.load(Ordering::SeqCst) {
                 drop(remote.run_queue.drain());
-                let driver = lock(&remote.driver).take();
-                drop(driver);
+                remote.drop_driver();
             }
         }
         drop(self.watchdog.take());
@@ -490,13 +534,14 @@ impl Shared {
             + self
                 .workers
                 .iter()
-                .map(|w| w.run_queue.len() + w.inbox.len())
+                .map(|w| w.run_queue.len() + w.inbox.len() + w.pinned_ready.load(Ordering::Relaxed))
                 .sum::<usize>()
     }
 
     /// Polls so far, over all workers.
     pub(crate) fn polls(&self) -> u64 {
-        self.workers.iter().map(|w| w.stall.polls()).sum()
+        self.block_on_polls.load(Ordering::Relaxed)
+            + self.workers.iter().map(|w| w.stall.polls()).sum::<u64>()
     }
 
     /// Stalls so far (count, longest), over all workers.
@@ -587,8 +632,15 @@ impl Shared {
         }
     }
 
-    /// A worker finished its shutdown.
-    fn worker_exited(&self) {
+    /// Worker `index` finished its shutdown (or never started). After a shutdown that gave up
+    /// waiting, it drops its reactor itself; `gave_up` and `exited` are both `SeqCst`, so the
+    /// worker or the shutdown (or both: the driver is taken once) sees the other's flag.
+    fn worker_exited(&self, index: usize) {
+        let remote = &self.workers[index];
+        remote.exited.store(true, Ordering::SeqCst);
+        if self.gave_up.load(Ordering::SeqCst) {
+            remote.drop_driver();
+        }
         *lock(&self.exited) += 1;
         self.exited_cv.notify_all();
     }
@@ -603,8 +655,8 @@ impl Shared {
             let waited = start.elapsed();
             if timeout.is_some_and(|t| waited >= t) {
                 eprintln!(
-                    "weft: shutdown: {} of {} workers are still inside a task's poll after {} \
-                     ms; leaving them behind",
+                    "weft: shutdown: {} of {} workers had not exited after {} ms (each is \
+                     finishing a poll); leaving them behind",
                     self.workers.len() - *exited,
                     self.workers.len(),
                     waited.as_millis()

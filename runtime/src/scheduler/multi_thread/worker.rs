@@ -62,7 +62,7 @@ pub(crate) struct Worker {
 pub(super) fn run(shared: Arc<Shared>, index: usize) {
     // Counts the worker out even if a bug unwinds its thread, so the runtime's drop reports and
     // returns instead of waiting for it for ever.
-    let _exit = ExitGuard(shared.clone());
+    let _exit = ExitGuard(shared.clone(), index);
     let worker = Worker {
         remote: NonNull::from(&shared.workers[index]),
         shared: shared.clone(),
@@ -83,11 +83,11 @@ pub(super) fn run(shared: Arc<Shared>, index: usize) {
 }
 
 /// Calls [`Shared::worker_exited`] when the worker's thread leaves [`run`], by return or unwind.
-struct ExitGuard(Arc<Shared>);
+struct ExitGuard(Arc<Shared>, usize);
 
 impl Drop for ExitGuard {
     fn drop(&mut self) {
-        self.0.worker_exited();
+        self.0.worker_exited(self.1);
     }
 }
 
@@ -156,6 +156,15 @@ impl Worker {
     #[inline]
     pub(super) fn push_pinned(&self, task: Notified) {
         self.pinned.push(task);
+        self.count_pinned();
+    }
+
+    /// Mirrors the private pinned queue's length for `RuntimeMetrics::queue_depth`.
+    #[inline]
+    fn count_pinned(&self) {
+        self.remote()
+            .pinned_ready
+            .store(self.pinned.len(), Ordering::Relaxed);
     }
 
     /// The stall detector's end-of-poll check for a task polled here.
@@ -234,6 +243,7 @@ impl Worker {
         } else {
             remote.run_queue.pop().or_else(|| self.pinned.pop())
         };
+        self.count_pinned();
         task.or_else(|| self.take_from_inject())
     }
 
@@ -441,6 +451,7 @@ impl Worker {
         remote.owned_pinned.shutdown();
         drop(remote.inbox.close());
         drop(self.pinned.take_all());
+        self.count_pinned();
         drop(remote.run_queue.drain());
     }
 }
