@@ -137,3 +137,53 @@ fn join_on_a_loop_thread_outside_a_coroutine_is_a_clear_panic() {
     let message = err.downcast_ref::<&str>().copied().unwrap_or_default();
     assert!(message.contains("event-loop thread"), "{message:?}");
 }
+
+/// A future whose `poll` itself parks the coroutine (a sync wait inside a poll, as an
+/// `AllowStdIo` over a coroutine socket does) resumes in a later task poll and must still be
+/// able to use the context it was given. The second runtime entry comes from a frame 64 KiB
+/// deeper, so a context left in an earlier scheduler frame would be overwritten (it crashed).
+#[test]
+fn a_future_that_parks_inside_its_poll_keeps_a_valid_context() {
+    use std::future::poll_fn;
+    use std::task::Poll;
+    use weft::sync::oneshot;
+
+    let rt = util::rt();
+    let (tx, mut rx) = oneshot::channel::<()>();
+    let coroutine = rt.block_on(async move {
+        let coroutine = weft::go(move || {
+            let mut polls = 0;
+            coroutines::block_on(poll_fn(|cx| {
+                polls += 1;
+                if polls > 1 {
+                    return Poll::Ready(polls);
+                }
+                coroutines::block_on(&mut rx).unwrap(); // parks inside this poll
+                let live = coroutines::block_on(poll_fn(|now| Poll::Ready(now.waker().clone())));
+                assert!(cx.waker().will_wake(&live), "the context's waker changed");
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }))
+        });
+        weft::time::sleep(Duration::from_millis(10)).await; // parked in the nested wait
+        Some(coroutine) // (an Option: leaving the handle un-awaited here is the point)
+    });
+    let coroutine = coroutine.unwrap();
+
+    #[inline(never)]
+    fn finish(
+        rt: &weft::Runtime,
+        tx: oneshot::Sender<()>,
+        coroutine: coroutines::JoinHandle<u32>,
+    ) -> u32 {
+        let pad = [0x5au8; 64 * 1024];
+        std::hint::black_box(&pad);
+        let polls = rt.block_on(async move {
+            tx.send(()).unwrap();
+            util::within(util::LIMIT, coroutine).await.unwrap()
+        });
+        std::hint::black_box(&pad);
+        polls
+    }
+    assert_eq!(finish(&rt, tx, coroutine), 2);
+}

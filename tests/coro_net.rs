@@ -216,3 +216,15 @@ fn several_coroutines_accept_on_one_listener_go_style() {
         assert_eq!(peers, expected);
     });
 }
+
+#[test]
+fn connect_timeout_refuses_zero_and_times_out_or_connects_otherwise() {
+    util::run_coro(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let err = TcpStream::connect_timeout(&addr, Duration::ZERO).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+        assert_eq!(stream.peer_addr().unwrap(), addr);
+    });
+}

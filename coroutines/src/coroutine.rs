@@ -298,7 +298,14 @@ pub(crate) unsafe fn park_on<F: Future>(fut: F) -> F::Output {
     unsafe {
         park_until(
             current(),
-            |_, cx| fut.as_mut().poll(cx),
+            |_, cx| {
+                // Any future may park this coroutine inside its own `poll` (a sync wait in a
+                // poll), which resumes in a later task poll: the context it was given must
+                // outlive this one's scheduler frame, so it is built here, on this stack, with
+                // a waker of its own.
+                let waker = cx.waker().clone();
+                fut.as_mut().poll(&mut Context::from_waker(&waker))
+            },
             |cur| cannot_park(cur),
         )
     }
@@ -354,7 +361,9 @@ unsafe fn out_of_budget(current: *const Current) -> io::Result<*const Current> {
 }
 
 /// The parking loop: polls `poll` with the running coroutine's [`Current`] and the current
-/// poll's context until it is ready, suspending the stack in between. A wait that is not ready
+/// poll's context until it is ready, suspending the stack in between. That context lives in
+/// the resuming poll's scheduler frame, so `poll` must not park the coroutine itself (the
+/// crate's socket operations don't; [`park_on`] gives other futures a context of their own). A wait that is not ready
 /// while the thread is panicking cannot park: it ends with `refuse` instead (an error, or
 /// [`cannot_park`]). This is the only place a coroutine checks for a panicking thread, so a
 /// wait that is ready at once costs no check.

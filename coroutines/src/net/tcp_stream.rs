@@ -50,8 +50,15 @@ impl Stream<weft_runtime::net::TcpStream> {
     /// Connects to `addr`, giving up after `timeout`.
     ///
     /// # Errors
-    /// As [`connect`](TcpStream::connect); `TimedOut` when the time runs out.
+    /// As [`connect`](TcpStream::connect); `TimedOut` when the time runs out; a zero
+    /// `timeout` is `InvalidInput`, as in `std`.
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        if timeout.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot connect with a zero timeout",
+            ));
+        }
         let stream = io_wait(
             weft_runtime::net::TcpStream::connect(*addr),
             Some(timeout),
