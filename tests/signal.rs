@@ -171,3 +171,26 @@ fn unhandleable_signals_and_calls_outside_a_runtime_are_errors() {
 fn ctrl_c_outside() -> weft::signal::CtrlC {
     ctrl_c()
 }
+
+/// A delivery that arrived while nobody listened (the handler stays installed) belongs to no
+/// receiver made afterwards: a later `ctrl_c()` must not end at once for an old Ctrl-C.
+#[test]
+fn a_delivery_while_nobody_listened_is_not_reported_to_a_later_receiver() {
+    let signum = libc::SIGRTMIN() + 7;
+    run(async move {
+        let mut first = signal(SignalKind::from_raw(signum)).unwrap();
+        raise(signum);
+        assert_eq!(within(Duration::from_secs(5), first.recv()).await, Some(()));
+        drop(first);
+        raise(signum); // nobody listens now
+        let mut late = signal(SignalKind::from_raw(signum)).unwrap();
+        assert!(
+            timeout(Duration::from_millis(100), late.recv())
+                .await
+                .is_err(),
+            "a receiver heard a signal delivered before it existed"
+        );
+        raise(signum);
+        assert_eq!(within(Duration::from_secs(5), late.recv()).await, Some(()));
+    });
+}

@@ -504,3 +504,45 @@ fn timers_of_a_dropped_runtime_fire_instead_of_hanging() {
         Duration::from_secs(5),
     );
 }
+
+/// `timeout` over a future that is always ready (it spends the whole cooperative budget on
+/// every poll) still ends at its deadline: the deadline check spends no budget.
+#[test]
+fn timeout_fires_while_the_inner_future_spends_the_whole_budget() {
+    run(async {
+        let start = Instant::now();
+        let busy = async {
+            while start.elapsed() < Duration::from_secs(5) {
+                sleep(Duration::ZERO).await;
+            }
+        };
+        let out = timeout(50 * MS, busy).await;
+        assert!(out.is_err(), "the busy future ran to its own end");
+        assert_between(
+            "timeout",
+            start.elapsed(),
+            50 * MS,
+            Duration::from_millis(2_500),
+        );
+    });
+}
+
+/// `Skip` after more than `u32::MAX` missed periods (1 ns ones, a 4.4 s stall) still lands after
+/// now instead of replaying a missed tick.
+#[test]
+fn skip_after_more_than_u32_max_missed_periods_replays_nothing() {
+    run(async {
+        let start = Instant::now();
+        let mut every = interval_at(start, Duration::from_nanos(1));
+        every.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        assert_eq!(every.tick().await, start);
+        std::thread::sleep(Duration::from_millis(4_400)); // more than 2^32 ns
+        let stall_end = Instant::now();
+        assert!(
+            every.tick().await < stall_end,
+            "the late tick fires at once"
+        );
+        let next = every.tick().await;
+        assert!(next > stall_end, "a missed tick was replayed");
+    });
+}

@@ -136,11 +136,19 @@ pub fn signal(kind: SignalKind) -> io::Result<Signal> {
     let registration = reactor.register(fd.as_fd())?;
     let slot = &SLOTS[kind.0 as usize];
     let key = waiters(slot).insert(None);
+    // A delivery still pending from before (nobody listened, or nobody polled since) goes to
+    // the receivers that exist, before this one takes its starting generation: it would
+    // otherwise count as a delivery to this one on its first poll.
+    broadcast();
+    let seen = {
+        let _taking = waiters(slot);
+        slot.generation.load(Ordering::SeqCst)
+    };
     Ok(Signal {
         registration,
         fd,
         kind,
-        seen: slot.generation.load(Ordering::SeqCst),
+        seen,
         key,
     })
 }
@@ -298,12 +306,18 @@ fn waiters(slot: &Slot) -> MutexGuard<'_, Slab<Option<Waker>>> {
 }
 
 /// Passes every pending signal on to its receivers: new generation first, then the wakes.
+/// The flag is taken and the generation bumped under the slot's lock, so a new receiver that
+/// reads its starting generation under that lock sees both or neither.
 fn broadcast() {
     let mut wake = Vec::new();
     for (signum, slot) in SLOTS.iter().enumerate().skip(1) {
+        if !sys::is_pending(signum as i32) {
+            continue;
+        }
+        let mut waiting = waiters(slot);
         if sys::take_pending(signum as i32) {
             slot.generation.fetch_add(1, Ordering::SeqCst);
-            wake.extend(waiters(slot).iter_mut().filter_map(|(_, w)| w.take()));
+            wake.extend(waiting.iter_mut().filter_map(|(_, w)| w.take()));
         }
     }
     wake.into_iter().for_each(Waker::wake);

@@ -155,6 +155,11 @@ pub fn drain(fd: BorrowedFd<'_>) {
     };
 }
 
+/// Whether `signum` arrived since the last [`take_pending`], without clearing the flag.
+pub fn is_pending(signum: i32) -> bool {
+    index_of(signum).is_ok_and(|index| PENDING[index].load(Ordering::SeqCst))
+}
+
 /// Whether `signum` arrived since the last call (which whoever gets `true` must pass on to
 /// every receiver); clears the flag.
 pub fn take_pending(signum: i32) -> bool {

@@ -80,9 +80,13 @@ impl Interval {
             MissedTickBehavior::Burst => due,
             MissedTickBehavior::Delay if now > due => deadline_after(now, self.period),
             MissedTickBehavior::Skip if now > due => {
-                let behind = (now - scheduled).as_nanos() / self.period.as_nanos();
-                let periods = u32::try_from(behind + 1).unwrap_or(u32::MAX);
-                deadline_after(scheduled, self.period.saturating_mul(periods))
+                // In u128 nanoseconds: any number of missed periods, even past `u32::MAX`.
+                let period = self.period.as_nanos();
+                let skip = ((now - scheduled).as_nanos() / period + 1) * period;
+                deadline_after(
+                    scheduled,
+                    Duration::from_nanos(u64::try_from(skip).unwrap_or(u64::MAX)),
+                )
             }
             MissedTickBehavior::Delay | MissedTickBehavior::Skip => due,
         };

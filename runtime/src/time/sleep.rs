@@ -70,6 +70,12 @@ impl Sleep {
         ready!(coop::poll_proceed(cx));
         self.entry.poll_elapsed(cx)
     }
+
+    /// [`poll_elapsed`](Sleep::poll_elapsed) without spending budget, for [`timeout`](super::timeout):
+    /// its deadline must be checked even after the future it bounds spent the whole budget.
+    pub(crate) fn poll_elapsed_unbudgeted(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.entry.poll_elapsed(cx)
+    }
 }
 
 impl Future for Sleep {

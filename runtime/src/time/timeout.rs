@@ -53,7 +53,9 @@ impl<F: Future> Future for Timeout<F> {
         if let Poll::Ready(out) = future.poll(cx) {
             return Poll::Ready(Ok(out));
         }
-        match this.sleep.poll_elapsed(cx) {
+        // Unbudgeted: a future that is always ready spends the whole budget on every poll, and
+        // a budgeted check would then never see the deadline.
+        match this.sleep.poll_elapsed_unbudgeted(cx) {
             Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),
             Poll::Pending => Poll::Pending,
         }
