@@ -1,7 +1,8 @@
 //! A line-based chat server that mixes weft's two programming models on one event loop:
 //!
 //! - each connection is a **coroutine** that reads lines in plain `std::io` style
-//!   (`BufReader::read_line`), parking instead of blocking;
+//!   (`BufRead::read_until` on a `BufReader`, lines capped at 4 KiB), parking instead of
+//!   blocking;
 //! - one **async task**, the hub, owns the client list and fans every message out through a
 //!   small mpsc channel per client, never waiting on a slow one (a client whose channel is full
 //!   is dropped);
@@ -26,6 +27,9 @@ use weft::sync::mpsc;
 
 /// Lines a client may have queued before the hub drops it as too slow.
 const OUTBOX: usize = 64;
+
+/// The longest line (or name) a client may send, in bytes; a longer one ends its session.
+const MAX_LINE: usize = 4096;
 
 /// What connections tell the hub.
 enum Event {
@@ -121,30 +125,55 @@ fn client(id: u64, stream: TcpStream, hub: mpsc::Sender<Event>) -> io::Result<()
     say("weft chat: your name? (empty for a number)\n").map_err(gone)?;
 
     let mut lines = BufReader::new(Blocking(read));
-    let mut line = String::new();
-    if lines.read_line(&mut line)? == 0 {
-        return Ok(());
-    }
-    let name = match line.trim() {
-        "" => format!("guest{id}"),
-        name => name.to_string(),
+    let name = match next_line(&mut lines)? {
+        Line::Text(name) if name.trim().is_empty() => format!("guest{id}"),
+        Line::Text(name) => name.trim().to_string(),
+        Line::End => return Ok(()),
+        Line::TooLong => return say(TOO_LONG).map_err(gone),
     };
     hub.blocking_send(Event::Join { id, name, outbox })
         .map_err(gone)?;
     loop {
-        line.clear();
-        let n = lines.read_line(&mut line);
-        let text = line.trim_end();
-        if matches!(n, Ok(0) | Err(_)) || text == "/quit" {
-            let _ = hub.blocking_send(Event::Leave { id });
-            return n.map(drop);
-        }
+        let line = next_line(&mut lines);
+        let text = match &line {
+            Ok(Line::Text(text)) if text.trim_end() != "/quit" => text.trim_end(),
+            // the end, `/quit`, a line too long (the hub says bye), or an error
+            _ => {
+                let _ = hub.blocking_send(Event::Leave { id });
+                return line.map(drop);
+            }
+        };
         hub.blocking_send(Event::Say {
             id,
             text: text.into(),
         })
         .map_err(gone)?;
     }
+}
+
+const TOO_LONG: &str = "* name too long; bye\n";
+
+/// One line from a client.
+enum Line {
+    /// The line, newline included; bytes that are not UTF-8 are replaced, not fatal.
+    Text(String),
+    /// The client closed.
+    End,
+    /// No newline within [`MAX_LINE`] bytes: memory stays bounded whatever a client sends. A
+    /// client that sends one is said goodbye to and disconnected.
+    TooLong,
+}
+
+fn next_line(lines: &mut impl BufRead) -> io::Result<Line> {
+    let mut bytes = Vec::new();
+    let n = lines
+        .take(MAX_LINE as u64 + 1)
+        .read_until(b'\n', &mut bytes)?;
+    Ok(match n {
+        0 => Line::End,
+        _ if n > MAX_LINE => Line::TooLong,
+        _ => Line::Text(String::from_utf8_lossy(&bytes).into_owned()),
+    })
 }
 
 /// Writes what the hub queued for one client (async); ends when the hub drops the client.

@@ -33,7 +33,17 @@ enum Mode {
     Pool,
 }
 
-fn main() -> std::io::Result<()> {
+fn main() -> std::process::ExitCode {
+    match run_all() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cpu_stall: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_all() -> std::io::Result<()> {
     let (modes, seconds) = parse_args();
     let rounds = calibrate();
     println!(
@@ -155,6 +165,9 @@ fn report(mode: Mode, rtts: &[Duration], stalls: u64) {
     );
 }
 
+/// The longest run `--seconds` takes (a day).
+const MAX_SECONDS: u64 = 86_400;
+
 fn parse_args() -> (Vec<Mode>, u64) {
     let mut modes = vec![Mode::Inline, Mode::Pool];
     let mut seconds = 3;
@@ -171,8 +184,10 @@ fn parse_args() -> (Vec<Mode>, u64) {
                 }
             }
             "--seconds" => match value.parse() {
-                Ok(n) if n > 0 => seconds = n,
-                _ => usage(&format!("--seconds `{value}`: expected a positive integer")),
+                Ok(n) if (1..=MAX_SECONDS).contains(&n) => seconds = n,
+                _ => usage(&format!(
+                    "--seconds `{value}`: expected a whole number from 1 to {MAX_SECONDS}"
+                )),
             },
             other => usage(&format!("unknown argument `{other}`")),
         }

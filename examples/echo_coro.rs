@@ -17,7 +17,7 @@ use weft::coroutines::net::TcpStream;
 
 fn main() -> std::process::ExitCode {
     let args = cli::parse("127.0.0.1:7000");
-    cli::exit_status("echo", listen_coro::run(args, "echo", "", echo))
+    cli::exit_status("echo_coro", listen_coro::run(args, "echo_coro", "", echo))
 }
 
 /// Copies what arrives back to the sender until it closes.

@@ -48,10 +48,27 @@ async fn serve(mut stream: TcpStream) -> std::io::Result<()> {
                 input.copy_within(consumed..filled, 0);
                 filled -= consumed;
                 if close {
-                    return Ok(());
+                    return close_gently(stream, filled > 0).await;
                 }
             }
-            http::Outcome::Malformed => return Ok(()),
+            http::Outcome::Malformed => return close_gently(stream, true).await,
         }
     }
+}
+
+/// Ends the connection after the last response. When the client may still be sending
+/// (`unread`: a malformed request, or bytes after the last one), closing at once would answer
+/// its next bytes with a reset, which can destroy the response before the client reads it
+/// (RFC 9112 section 9.6). So, like nginx's lingering close: send FIN, then read and discard
+/// until the client closes too, for at most a second.
+async fn close_gently(mut stream: TcpStream, unread: bool) -> std::io::Result<()> {
+    if !unread {
+        return Ok(());
+    }
+    stream.shutdown(std::net::Shutdown::Write)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    let mut sink = [0u8; 4096];
+    // Ends at end of stream, on an error, or out of time.
+    while let Ok(Ok(1..)) = weft::time::timeout_at(deadline, stream.read(&mut sink)).await {}
+    Ok(())
 }

@@ -20,8 +20,8 @@ use weft::coroutines::net::TcpStream;
 fn main() -> std::process::ExitCode {
     let args = cli::parse("127.0.0.1:8080");
     cli::exit_status(
-        "hello_server",
-        listen_coro::run(args, "hello_server", "http://", serve),
+        "hello_server_coro",
+        listen_coro::run(args, "hello_server_coro", "http://", serve),
     )
 }
 
@@ -49,10 +49,32 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
                 input.copy_within(consumed..filled, 0);
                 filled -= consumed;
                 if close {
-                    return Ok(());
+                    return close_gently(stream, filled > 0);
                 }
             }
-            http::Outcome::Malformed => return Ok(()),
+            http::Outcome::Malformed => return close_gently(stream, true),
+        }
+    }
+}
+
+/// Ends the connection after the last response, as `hello_server` does: when the client may
+/// still be sending, FIN first, then read and discard until the client closes too, for at most
+/// a second, so its next bytes are not answered with a reset that could destroy the response.
+fn close_gently(mut stream: TcpStream, unread: bool) -> io::Result<()> {
+    if !unread {
+        return Ok(());
+    }
+    stream.shutdown(std::net::Shutdown::Write)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    let mut sink = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        stream.set_read_timeout(Some(left))?;
+        if !matches!(stream.read(&mut sink), Ok(1..)) {
+            return Ok(()); // end of stream, an error, or out of time
         }
     }
 }

@@ -11,13 +11,22 @@ pub struct Args {
     pub threads: usize,
 }
 
-/// Parses `std::env::args()`; prints usage and exits with status 2 on bad input.
+/// Parses `std::env::args()`; prints usage and exits with status 2 on bad input (status 0, on
+/// stdout, for `--help`).
 pub fn parse(default_addr: &str) -> Args {
+    let program = std::env::args().next().unwrap_or_default();
+    let usage = format!("usage: {program} [--addr HOST:PORT] [--threads N]");
+    if std::env::args()
+        .skip(1)
+        .any(|arg| arg == "-h" || arg == "--help")
+    {
+        println!("{usage}\n  --addr HOST:PORT  where to listen (default {default_addr})\n  --threads N       event-loop threads: 1 (the default) runs the current-thread runtime");
+        std::process::exit(0);
+    }
     match parse_from(std::env::args().skip(1), default_addr) {
         Ok(args) => args,
         Err(message) => {
-            let program = std::env::args().next().unwrap_or_default();
-            eprintln!("{message}\nusage: {program} [--addr HOST:PORT] [--threads N]");
+            eprintln!("{message}\n{usage}");
             std::process::exit(2);
         }
     }
@@ -30,7 +39,6 @@ fn parse_from(mut argv: impl Iterator<Item = String>, default_addr: &str) -> Res
         let slot = match flag.as_str() {
             "--addr" => &mut addr,
             "--threads" => &mut threads,
-            "-h" | "--help" => return Err("weft example server".into()),
             other => return Err(format!("unknown argument `{other}`")),
         };
         *slot = argv.next().ok_or(format!("`{flag}` needs a value"))?;

@@ -11,11 +11,16 @@
 /// The response every well-formed request gets.
 pub const HELLO: &[u8] = b"HTTP/1.1 200 OK\r\nServer: weft\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!";
 
+/// [`HELLO`] for the last request of a connection (HTTP/1.0, or `Connection: close`): it says
+/// the server closes (RFC 9112 section 9.6).
+pub const HELLO_CLOSE: &[u8] = b"HTTP/1.1 200 OK\r\nServer: weft\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nConnection: close\r\n\r\nHello, World!";
+
 /// The response to a malformed request; the server closes the connection after writing it.
 pub const BAD_REQUEST: &[u8] =
     b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
-/// Requests larger than this (headers only; bodies are not expected) are rejected as malformed.
+/// Requests larger than this (headers only; bodies are not expected) are rejected as malformed,
+/// however their bytes arrive.
 pub const MAX_REQUEST: usize = 16 * 1024;
 
 /// What [`respond`] found in the input.
@@ -35,15 +40,16 @@ pub fn respond(input: &[u8], out: &mut Vec<u8>) -> Outcome {
     loop {
         let rest = &input[consumed..];
         match parse(rest) {
-            Parsed::Complete { len, close } => {
+            Parsed::Complete { len, close } if len <= MAX_REQUEST => {
                 consumed += len;
-                out.extend_from_slice(HELLO);
                 if close {
+                    out.extend_from_slice(HELLO_CLOSE);
                     return Outcome::Answered {
                         consumed,
                         close: true,
                     };
                 }
+                out.extend_from_slice(HELLO);
             }
             Parsed::Partial if rest.len() <= MAX_REQUEST => {
                 return Outcome::Answered {
@@ -51,7 +57,7 @@ pub fn respond(input: &[u8], out: &mut Vec<u8>) -> Outcome {
                     close: false,
                 };
             }
-            Parsed::Partial | Parsed::Invalid => {
+            Parsed::Complete { .. } | Parsed::Partial | Parsed::Invalid => {
                 out.extend_from_slice(BAD_REQUEST);
                 return Outcome::Malformed;
             }
@@ -120,14 +126,24 @@ fn skip(buf: &[u8], mut i: usize, class: u8) -> usize {
     i
 }
 
-/// One request: `METHOD SP TARGET SP HTTP/1.x CRLF *(NAME ":" OWS VALUE CRLF) CRLF`.
+/// One request: `*CRLF METHOD SP TARGET SP HTTP/1.x CRLF *(NAME ":" OWS VALUE CRLF) CRLF`
+/// (empty lines before a request are ignored, RFC 9112 section 2.2). An HTTP/1.1 request must
+/// carry exactly one `Host` field (section 3.2).
 fn parse(buf: &[u8]) -> Parsed {
+    let mut start = 0;
+    while buf.get(start) == Some(&b'\r') {
+        match buf.get(start + 1) {
+            Some(b'\n') => start += 2,
+            Some(_) => return Parsed::Invalid,
+            None => return Parsed::Partial,
+        }
+    }
     // Method.
-    let mut i = skip(buf, 0, TOKEN);
+    let mut i = skip(buf, start, TOKEN);
     if i == buf.len() {
         return Parsed::Partial;
     }
-    if i == 0 || buf[i] != b' ' {
+    if i == start || buf[i] != b' ' {
         return Parsed::Invalid;
     }
     i += 1;
@@ -152,13 +168,16 @@ fn parse(buf: &[u8]) -> Parsed {
     if !is_version_prefix(line) {
         return Parsed::Invalid;
     }
-    let mut close = line[7] == b'0';
+    let http10 = line[7] == b'0';
+    let mut close = http10;
+    let mut hosts = 0;
     i += 10;
     // Header fields until the empty line.
     loop {
         match buf.get(i..i + 2) {
             None => return Parsed::Partial,
-            Some(b"\r\n") => return Parsed::Complete { len: i + 2, close },
+            Some(b"\r\n") if http10 || hosts == 1 => return Parsed::Complete { len: i + 2, close },
+            Some(b"\r\n") => return Parsed::Invalid,
             Some(_) => {}
         }
         let name = i;
@@ -190,10 +209,19 @@ fn parse(buf: &[u8]) -> Parsed {
             // This server takes no bodies; one would desynchronise the pipeline.
             return Parsed::Invalid;
         }
-        if name.eq_ignore_ascii_case(b"connection") && value.eq_ignore_ascii_case(b"close") {
+        if name.eq_ignore_ascii_case(b"host") {
+            hosts += 1;
+        } else if name.eq_ignore_ascii_case(b"connection") && has_close_option(value) {
             close = true;
         }
     }
+}
+
+/// A `Connection` value is a comma-separated list of options (RFC 9110 section 7.6.1).
+fn has_close_option(value: &[u8]) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|option| option.trim_ascii().eq_ignore_ascii_case(b"close"))
 }
 
 /// `got` is `HTTP/1.0\r\n` or `HTTP/1.1\r\n`, or a prefix of one of them.
@@ -213,7 +241,11 @@ mod tests {
     fn answer(input: &[u8]) -> (Outcome, usize) {
         let mut out = Vec::new();
         let outcome = respond(input, &mut out);
-        let hellos = out.windows(HELLO.len()).filter(|w| *w == HELLO).count();
+        let hellos = out.windows(HELLO.len()).filter(|w| *w == HELLO).count()
+            + out
+                .windows(HELLO_CLOSE.len())
+                .filter(|w| *w == HELLO_CLOSE)
+                .count();
         (outcome, hellos)
     }
 
@@ -268,8 +300,8 @@ mod tests {
             &b"garbage\r\n\r\n"[..],
             b"GET / HTTP/2.0\r\n\r\n",
             b"GET  / HTTP/1.1\r\n\r\n",
-            b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
-            b"GET / HTTP/1.1\r\n folded\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",
             b"GET / HTTP/1.1\nHost: x\n\n",
             b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
             b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
@@ -280,6 +312,48 @@ mod tests {
         }
         let huge = [b'a'; MAX_REQUEST + 1];
         assert_eq!(answer(&huge).0, Outcome::Malformed);
+    }
+
+    #[test]
+    fn a_complete_request_over_the_limit_is_malformed_too() {
+        let mut big = b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ".to_vec();
+        big.resize(20_000, b'a');
+        big.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(answer(&big).0, Outcome::Malformed);
+    }
+
+    #[test]
+    fn http_1_1_needs_exactly_one_host() {
+        for bad in [
+            &b"GET / HTTP/1.1\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n",
+        ] {
+            assert_eq!(answer(bad).0, Outcome::Malformed, "{bad:?}");
+        }
+        let old = b"GET / HTTP/1.0\r\n\r\n";
+        assert_eq!(answer(old).1, 1);
+    }
+
+    #[test]
+    fn close_options_and_leading_empty_lines() {
+        let req = b"\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Close\r\n\r\n";
+        let mut out = Vec::new();
+        assert_eq!(
+            respond(req, &mut out),
+            Outcome::Answered {
+                consumed: req.len(),
+                close: true
+            }
+        );
+        assert_eq!(out, HELLO_CLOSE);
+        assert_eq!(
+            answer(b"\r").0,
+            Outcome::Answered {
+                consumed: 0,
+                close: false
+            }
+        );
+        assert_eq!(answer(b"\rX").0, Outcome::Malformed);
     }
 
     #[test]

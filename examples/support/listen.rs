@@ -48,6 +48,7 @@ where
     let handle = rt.handle().clone();
     rt.block_on(async move {
         // the first listener resolves port 0 for the others
+        refuse_a_taken_port(args.addr)?;
         let first = reuseport_listener(args.addr)?;
         let addr = first.local_addr()?;
         println!(
@@ -84,6 +85,20 @@ fn shared_listener() -> io::Result<bool> {
             format!("WEFT_LISTENERS={other:?}: expected `per-worker` or `shared`"),
         )),
     }
+}
+
+/// Fails with `AddrInUse` when another socket listens on `addr`. `SO_REUSEPORT` alone would let
+/// the workers' listeners join any other process's `SO_REUSEPORT` listener on that port (of
+/// the same user) and take half its connections; a plain bind cannot join anyone. (Port 0
+/// picks a free port anyway.)
+fn refuse_a_taken_port(addr: SocketAddr) -> io::Result<()> {
+    if addr.port() != 0 {
+        drop(
+            std::net::TcpListener::bind(addr)
+                .map_err(|e| io::Error::new(e.kind(), format!("bind {addr}: {e}")))?,
+        );
+    }
+    Ok(())
 }
 
 /// A listener on `addr` that shares the port with the other workers' listeners.
