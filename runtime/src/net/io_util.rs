@@ -23,7 +23,9 @@ pub struct ReadFuture<'a, S: AsFd = std::net::TcpStream> {
 impl<S: AsFd> Future for ReadFuture<'_, S> {
     type Output = io::Result<usize>;
 
-    #[inline]
+    // Always inlined: a thin shim on the per-request path, which a large caller's future
+    // (LLVM's size budget) must not turn into a call with its register saves.
+    #[inline(always)]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         this.source.poll_read(cx, this.buf)
@@ -41,7 +43,7 @@ pub struct WriteFuture<'a, S: AsFd = std::net::TcpStream> {
 impl<S: AsFd> Future for WriteFuture<'_, S> {
     type Output = io::Result<usize>;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         self.source.poll_write(cx, self.buf)
     }
@@ -91,7 +93,7 @@ pub struct WriteAllFuture<'a, S: AsFd = std::net::TcpStream> {
 impl<S: AsFd> Future for WriteAllFuture<'_, S> {
     type Output = io::Result<()>;
 
-    #[inline]
+    #[inline(always)]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
         this.source.poll_write_all(cx, &mut this.buf, true)

@@ -189,7 +189,7 @@ impl<T: AsFd> Source<T> {
     /// without the extra `EAGAIN` round trip, except when the peer's FIN came with this edge
     /// (the EOF must still be read and no new edge will announce it) or urgent data is pending
     /// (the read stopped at the urgent mark): see [`ReadyEvent::short_read_drains`].
-    #[inline]
+    #[inline(always)]
     pub(crate) fn poll_read(
         &self,
         cx: &mut Context<'_>,
@@ -229,7 +229,7 @@ impl<T: AsFd> Source<T> {
 
     /// Writes from `buf`. A short write proves the send buffer full, so write readiness is
     /// cleared at once.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.poll_write_budget(cx, buf, true)
     }
