@@ -56,22 +56,32 @@ where
             handle.workers()
         );
         let mut first = Some(first);
-        let mut loops = Vec::with_capacity(handle.workers());
+        // The first accept loop to end (with an error: they never end otherwise) ends the
+        // server, whichever worker it ran on.
+        let (ended, mut first_end) = weft::sync::mpsc::unbounded_channel();
         for worker in 0..handle.workers() {
             let listener = first.take();
             let serve = serve.clone();
-            loops.push(handle.spawn_pinned_on(worker, move || async move {
-                let listener = match listener {
-                    Some(listener) => listener,
-                    None => reuseport_listener(addr)?,
+            let ended = ended.clone();
+            handle.spawn_pinned_on(worker, move || async move {
+                let result = match listener {
+                    Some(listener) => Ok(listener),
+                    None => reuseport_listener(addr),
                 };
-                accept_loop(listener, name, serve).await
-            })?);
+                let result = match result {
+                    Ok(listener) => accept_loop(listener, name, serve).await,
+                    Err(e) => Err(e),
+                };
+                let _ = ended.send(result.map_err(|e| {
+                    io::Error::new(e.kind(), format!("worker {worker}'s listener: {e}"))
+                }));
+            })?;
         }
-        for accept in loops {
-            accept.await.map_err(io::Error::other)??;
-        }
-        Ok(())
+        drop(ended);
+        first_end
+            .recv()
+            .await
+            .unwrap_or_else(|| Err(io::Error::other("every accept loop stopped")))
     })
 }
 
