@@ -167,7 +167,6 @@ fn io_poll_other<T>(
         Place::Coroutine => match timeout {
             // SAFETY: `place` says this runs on a coroutine's stack.
             None => unsafe { park_on(poll_fn(op)) },
-            // SAFETY: as above.
             Some(limit) => {
                 let mut op = op;
                 // The same per-operation budget as the hot path, or a coroutine with a read

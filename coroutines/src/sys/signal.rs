@@ -115,8 +115,8 @@ impl Drop for AltStack {
         // SAFETY: an all-zero stack_t with SS_DISABLE turns the alternate stack off.
         let mut off: libc::stack_t = unsafe { std::mem::zeroed() };
         off.ss_flags = libc::SS_DISABLE;
-        // SAFETY: disabling is always valid; the stack is no longer in use (the thread is
-        // exiting, outside any handler).
+        // SAFETY: disabling is always valid; the stack is not in use: this runs outside any
+        // signal handler (at thread exit, or when setting the stack up failed part way).
         if syscall!(sigaltstack(&off, ptr::null_mut())).is_ok() {
             // SAFETY: the region came from `memory::map` and is no longer the signal stack.
             unsafe { memory::unmap(self.addr, self.len) };

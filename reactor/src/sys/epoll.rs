@@ -35,6 +35,7 @@ pub(crate) struct Selector {
 
 impl Selector {
     pub(crate) fn new() -> io::Result<Selector> {
+        // SAFETY: no pointers: flags only.
         let fd = syscall!(epoll_create1(libc::EPOLL_CLOEXEC))?;
         // SAFETY: `epoll_create1` just returned this descriptor; nothing else owns it.
         let epfd = unsafe { OwnedFd::from_raw_fd(fd) };
@@ -69,6 +70,8 @@ impl Selector {
             events: events as u32,
             u64: token,
         };
+        // SAFETY: `self.epfd` is our open epoll descriptor; `event` lives on this stack for the
+        // call.
         syscall!(epoll_ctl(
             self.epfd.as_raw_fd(),
             libc::EPOLL_CTL_ADD,
@@ -81,6 +84,8 @@ impl Selector {
     pub(crate) fn deregister(&self, fd: i32) -> io::Result<()> {
         // The event argument is ignored for EPOLL_CTL_DEL (non-null before Linux 2.6.9).
         let mut unused = libc::epoll_event { events: 0, u64: 0 };
+        // SAFETY: `self.epfd` is our open epoll descriptor; `unused` lives on this stack for
+        // the call.
         syscall!(epoll_ctl(
             self.epfd.as_raw_fd(),
             libc::EPOLL_CTL_DEL,

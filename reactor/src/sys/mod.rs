@@ -34,7 +34,7 @@ pub mod unix_socket;
 macro_rules! syscall {
     ($fn: ident ( $($arg: expr),* $(,)* ) ) => {{
         // SAFETY: every call site passes arguments that satisfy the named libc function's
-        // contract; the call sites say how in their own SAFETY comments.
+        // contract, and says how in a SAFETY comment above the `syscall!`.
         #[allow(unused_unsafe, clippy::undocumented_unsafe_blocks)]
         let res = unsafe { libc::$fn($($arg, )*) };
         if res == -1 {

@@ -21,6 +21,7 @@ pub struct Notifier {
 
 impl Notifier {
     pub(crate) fn new() -> io::Result<Notifier> {
+        // SAFETY: no pointers: flags only.
         let fd = syscall!(eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK))?;
         // SAFETY: `eventfd` just returned this descriptor; nothing else owns it.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };

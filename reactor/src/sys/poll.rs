@@ -107,6 +107,9 @@ impl Selector {
         let ts_ptr = ts
             .as_ref()
             .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: `pollfds` holds as many initialised entries as the count passed (the kernel
+        // writes their `revents`), `ts_ptr` is null or points to `ts` on this stack, and the
+        // signal mask is null.
         let res = syscall!(ppoll(
             events.pollfds.as_mut_ptr(),
             events.pollfds.len() as libc::nfds_t,

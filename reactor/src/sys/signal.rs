@@ -119,7 +119,10 @@ pub fn register(signum: i32) -> io::Result<()> {
     action.sa_sigaction = handler as extern "C" fn(libc::c_int) as libc::sighandler_t;
     // A one-argument handler: no SA_SIGINFO. See the module docs for SA_RESTART.
     action.sa_flags = libc::SA_RESTART;
+    // SAFETY: `action.sa_mask` is a valid `sigset_t` inside `action`, on this stack.
     syscall!(sigemptyset(&mut action.sa_mask))?;
+    // SAFETY: `action` is fully initialised (handler, flags, mask) and lives for the call; a
+    // null old-action pointer is allowed.
     syscall!(sigaction(signum, &action, std::ptr::null_mut()))?;
     installed[index] = true;
     Ok(())
@@ -135,6 +138,7 @@ pub fn subscribe() -> io::Result<OwnedFd> {
         let _installed = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
         wake_fd()?
     };
+    // SAFETY: `fd` is the open wake-up eventfd (kept open for the process's life); no pointers.
     let dup = syscall!(fcntl(fd, libc::F_DUPFD_CLOEXEC, 0))?;
     // SAFETY: `fcntl` just returned this new descriptor; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(dup) })
@@ -199,6 +203,7 @@ fn wake_fd() -> io::Result<RawFd> {
     if fd >= 0 {
         return Ok(fd);
     }
+    // SAFETY: no pointers: flags only.
     let fd = syscall!(eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK))?;
     // SAFETY: `eventfd` just returned this descriptor; nothing else owns it. It is leaked on
     // purpose (see `WAKE_FD`).

@@ -15,6 +15,7 @@ use super::{raw, syscall};
 /// A new non-blocking, close-on-exec TCP socket for `addr`'s family.
 pub fn tcp_socket(ipv6: bool) -> io::Result<OwnedFd> {
     let domain = if ipv6 { libc::AF_INET6 } else { libc::AF_INET };
+    // SAFETY: no pointers: the domain, type and protocol are plain integers.
     let fd = syscall!(socket(
         domain,
         libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
@@ -42,6 +43,9 @@ pub fn set_reuseport(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
 /// the kernel writes at most `size_of::<T>()` bytes of it.
 fn get_opt<T>(fd: BorrowedFd<'_>, level: i32, name: i32, value: &mut T) -> io::Result<()> {
     let mut len = size_of::<T>() as libc::socklen_t;
+    // SAFETY: `value` is a live `&mut T` of `len` bytes and `len` a live `socklen_t`; the
+    // kernel writes at most `len` bytes into it (the caller passes a plain C value of the
+    // option's type).
     syscall!(getsockopt(
         fd.as_raw_fd(),
         level,
@@ -54,6 +58,8 @@ fn get_opt<T>(fd: BorrowedFd<'_>, level: i32, name: i32, value: &mut T) -> io::R
 
 /// `setsockopt(2)` from `value`, a plain C value of the option's type (`c_int`, `linger`).
 fn set_opt<T>(fd: BorrowedFd<'_>, level: i32, name: i32, value: &T) -> io::Result<()> {
+    // SAFETY: `value` is a live `&T` of `size_of::<T>()` bytes, the option's C type (the
+    // caller's contract), read by the kernel only during the call.
     syscall!(setsockopt(
         fd.as_raw_fd(),
         level,
@@ -166,6 +172,8 @@ pub fn set_only_v6(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
 /// `bind(2)`.
 pub fn bind(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<()> {
     let (raw, len) = to_raw(addr);
+    // SAFETY: `raw` is a `sockaddr_storage` on this stack holding `len` valid bytes for
+    // `addr`'s family.
     syscall!(bind(
         fd.as_raw_fd(),
         (&raw as *const libc::sockaddr_storage).cast(),
@@ -176,6 +184,7 @@ pub fn bind(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<()> {
 
 /// `listen(2)`; the kernel caps `backlog` at `net.core.somaxconn`.
 pub fn listen(fd: BorrowedFd<'_>, backlog: u32) -> io::Result<()> {
+    // SAFETY: no pointers: a borrowed open descriptor and an integer.
     syscall!(listen(fd.as_raw_fd(), backlog.min(i32::MAX as u32) as i32))?;
     Ok(())
 }
@@ -184,6 +193,8 @@ pub fn listen(fd: BorrowedFd<'_>, backlog: u32) -> io::Result<()> {
 /// is in progress (wait for writable, then check `SO_ERROR`).
 pub fn connect(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<bool> {
     let (raw, len) = to_raw(addr);
+    // SAFETY: `raw` is a `sockaddr_storage` on this stack holding `len` valid bytes for
+    // `addr`'s family.
     match syscall!(connect(
         fd.as_raw_fd(),
         (&raw as *const libc::sockaddr_storage).cast(),
@@ -199,6 +210,8 @@ pub fn connect(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<bool> {
 pub fn accept(fd: BorrowedFd<'_>) -> io::Result<(OwnedFd, SocketAddr)> {
     let mut storage = MaybeUninit::<libc::sockaddr_storage>::zeroed();
     let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `storage` is a zeroed `sockaddr_storage` on this stack and `len` its size; the
+    // kernel writes at most `len` bytes and updates `len`.
     let new = syscall!(accept4(
         fd.as_raw_fd(),
         storage.as_mut_ptr().cast(),

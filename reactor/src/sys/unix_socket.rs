@@ -12,6 +12,7 @@ use super::syscall;
 
 /// A new non-blocking, close-on-exec Unix stream socket.
 pub fn stream_socket() -> io::Result<OwnedFd> {
+    // SAFETY: no pointers: the domain, type and protocol are plain integers.
     let fd = syscall!(socket(
         libc::AF_UNIX,
         libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
@@ -31,6 +32,7 @@ pub fn stream_socket() -> io::Result<OwnedFd> {
 /// `ConnectionRefused` that nothing listens there.
 pub fn connect(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<bool> {
     let (raw, len) = to_raw(addr)?;
+    // SAFETY: `raw` is a `sockaddr_un` on this stack holding `len` valid bytes.
     match syscall!(connect(
         fd.as_raw_fd(),
         (&raw as *const libc::sockaddr_un).cast(),

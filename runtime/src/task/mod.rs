@@ -94,8 +94,10 @@ pub(crate) trait Schedule: Send + Sync + 'static {
 pub(crate) struct Task(NonNull<Header>);
 
 // SAFETY: a `Task` only touches the thread-safe header (atomic state, mutex) from whatever thread
-// holds it; the future inside is only polled or dropped by its scheduler's own thread, which
-// `Schedule` implementations guarantee, and only through `Notified::run` or `shutdown`.
+// holds it. The future inside is polled or dropped only through `Notified::run` or `shutdown`,
+// by one thread at a time (the `RUNNING` bit): a `Send` future on any worker (or the thread
+// dropping the runtime), a pinned `!Send` one only on its owner thread, which the `Schedule`
+// implementations guarantee.
 unsafe impl Send for Task {}
 // SAFETY: as above: shared access only reads the header.
 unsafe impl Sync for Task {}
