@@ -87,14 +87,15 @@ fn field(summary: &str, key: &str) -> u64 {
 #[test]
 fn http_servers_answer_byte_for_byte_alike() {
     let hello = b"HTTP/1.1 200 OK\r\nServer: weft\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!";
+    let last = b"HTTP/1.1 200 OK\r\nServer: weft\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nConnection: close\r\n\r\nHello, World!";
     let pipelined =
-        b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\n\r\nGET / HTTP/1.0\r\n\r\n";
-    let malformed = b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n";
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nhost: y\r\n\r\nGET / HTTP/1.0\r\n\r\n";
+    let malformed = b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n";
     for binary in HTTP_SERVERS {
         let server = Server::start(binary);
         assert_eq!(
             exchange(server.addr, pipelined),
-            hello.repeat(3),
+            [&hello[..], hello, last].concat(),
             "{binary}: three answers, then close after the HTTP/1.0 request"
         );
         assert_eq!(
