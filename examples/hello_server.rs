@@ -45,8 +45,7 @@ async fn serve(mut stream: TcpStream) -> std::io::Result<()> {
         output.clear();
         match outcome {
             http::Outcome::Answered { consumed, close } => {
-                input.copy_within(consumed..filled, 0);
-                filled -= consumed;
+                filled = http::keep_tail(&mut input, consumed, filled);
                 if close {
                     return close_gently(stream, filled > 0);
                 }

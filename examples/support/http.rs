@@ -6,7 +6,9 @@
 //!
 //! The parser is a single pass over each request (RFC 9112 request line and header fields; no
 //! bodies): a hello-world server spends most of its user-space time parsing, and a lean shared
-//! parser keeps the benchmark about the runtime.
+//! parser keeps the benchmark about the runtime. So it scans targets and field values eight
+//! bytes at a time (in a `u64`, no `unsafe`), and takes `GET` and `Host:` in one compare each;
+//! everything else goes through a byte-class table.
 
 /// The response every well-formed request gets.
 pub const HELLO: &[u8] = b"HTTP/1.1 200 OK\r\nServer: weft\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!";
@@ -39,6 +41,12 @@ pub fn respond(input: &[u8], out: &mut Vec<u8>) -> Outcome {
     let mut consumed = 0;
     loop {
         let rest = &input[consumed..];
+        if rest.is_empty() {
+            return Outcome::Answered {
+                consumed,
+                close: false,
+            };
+        }
         match parse(rest) {
             Parsed::Complete { len, close } if len <= MAX_REQUEST => {
                 consumed += len;
@@ -63,6 +71,16 @@ pub fn respond(input: &[u8], out: &mut Vec<u8>) -> Outcome {
             }
         }
     }
+}
+
+/// Moves the partial request `input[consumed..filled]` that [`respond`] left to the front of
+/// the buffer and returns its length, the new fill. Most reads end on a request boundary, so
+/// usually there is nothing to move (and no `memmove` call for nothing).
+pub fn keep_tail(input: &mut [u8], consumed: usize, filled: usize) -> usize {
+    if 0 < consumed && consumed < filled {
+        input.copy_within(consumed..filled, 0);
+    }
+    filled - consumed
 }
 
 enum Parsed {
@@ -117,14 +135,67 @@ const CLASSES: [u8; 256] = {
     table
 };
 
-/// The index of the first byte at or after `i` outside `class`.
+/// The index of the first byte at or after `i` outside `class`, one table lookup per byte (for
+/// methods and field names, which are short).
 #[inline]
-fn skip(buf: &[u8], i: usize, class: u8) -> usize {
-    let rest = &buf[i..];
-    i + rest
-        .iter()
-        .take_while(|&&b| CLASSES[b as usize] & class != 0)
-        .count()
+fn skip(buf: &[u8], mut i: usize, class: u8) -> usize {
+    while i < buf.len() && CLASSES[usize::from(buf[i])] & class != 0 {
+        i += 1;
+    }
+    i
+}
+
+/// Eight copies of `byte`, one per byte of a word.
+const fn splat(byte: u8) -> u64 {
+    u64::from_ne_bytes([byte; 8])
+}
+
+/// The index of the first byte at or after `i` outside `class` (`VISIBLE` or `FIELD_VALUE`,
+/// the classes of request targets and field values, which are long). Eight bytes at a time
+/// while eight are left: a word whose bytes all belong to the class is skipped whole.
+#[inline]
+fn skip_long(buf: &[u8], mut i: usize, class: u8) -> usize {
+    while let Some(chunk) = buf.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let word = u64::from_le_bytes(*chunk);
+        let outside = if class == VISIBLE {
+            below(word, 0x21) | at_least(word, 0x7f)
+        } else {
+            below(word, 0x20) | zero_bytes(word ^ splat(0x7f))
+        };
+        if outside == 0 {
+            i += 8;
+            continue;
+        }
+        // The lowest marked byte is the first byte outside the set (see `below`), except a
+        // tab in a field value, which the marks cannot tell from the controls around it.
+        i += (outside.trailing_zeros() / 8) as usize;
+        if class == VISIBLE || buf[i] != b'\t' {
+            return i;
+        }
+        i += 1;
+    }
+    skip(buf, i, class)
+}
+
+/// Marks (sets the top bit of) the bytes of `word` below `limit` (at most 0x80). Only the lowest
+/// marked byte is exact: a borrow out of a marked byte may mark the bytes above it, but no
+/// unmarked byte borrows, so nothing below the first true hit is ever marked.
+#[inline]
+fn below(word: u64, limit: u8) -> u64 {
+    word.wrapping_sub(splat(limit)) & !word & splat(0x80)
+}
+
+/// Marks the bytes of `word` at or above `limit` (at least 0x7f); exact up to the first
+/// marked byte, as in [`below`] (a carry comes only out of a byte of 0xff, itself marked).
+#[inline]
+fn at_least(word: u64, limit: u8) -> u64 {
+    (word.wrapping_add(splat(0x80 - limit)) | word) & splat(0x80)
+}
+
+/// Marks the zero bytes of `word`; exact up to the first marked byte, as in [`below`].
+#[inline]
+fn zero_bytes(word: u64) -> u64 {
+    below(word, 1)
 }
 
 /// One request: `*CRLF METHOD SP TARGET SP HTTP/1.x CRLF *(NAME ":" OWS VALUE CRLF) CRLF`
@@ -139,8 +210,12 @@ fn parse(buf: &[u8]) -> Parsed {
             None => return Parsed::Partial,
         }
     }
-    // Method.
-    let mut i = skip(buf, start, TOKEN);
+    // Method (`GET` at once, any other a byte at a time).
+    let mut i = if buf.get(start..start + 4) == Some(b"GET ") {
+        start + 3
+    } else {
+        skip(buf, start, TOKEN)
+    };
     if i == buf.len() {
         return Parsed::Partial;
     }
@@ -150,7 +225,7 @@ fn parse(buf: &[u8]) -> Parsed {
     i += 1;
     // Target: visible ASCII.
     let target = i;
-    i = skip(buf, i, VISIBLE);
+    i = skip_long(buf, i, VISIBLE);
     if i == buf.len() {
         return Parsed::Partial;
     }
@@ -159,17 +234,13 @@ fn parse(buf: &[u8]) -> Parsed {
     }
     i += 1;
     // Version and CRLF.
-    let Some(line) = buf.get(i..i + 10) else {
+    let Some(http10) = version(buf.get(i..i + 10)) else {
         return if is_version_prefix(&buf[i..]) {
             Parsed::Partial
         } else {
             Parsed::Invalid
         };
     };
-    if !is_version_prefix(line) {
-        return Parsed::Invalid;
-    }
-    let http10 = line[7] == b'0';
     let mut close = http10;
     let mut hosts = 0;
     i += 10;
@@ -181,21 +252,27 @@ fn parse(buf: &[u8]) -> Parsed {
             Some(b"\r\n") => return Parsed::Invalid,
             Some(_) => {}
         }
+        // The name. `Host` (the one field every request has) in one compare.
         let name = i;
-        i = skip(buf, i, TOKEN);
-        if i == buf.len() {
-            return Parsed::Partial;
+        let host = matches!(buf.get(i..i + 5), Some(&[a, b, c, d, b':']) if is_host([a, b, c, d]));
+        if host {
+            i += 5;
+        } else {
+            i = skip(buf, i, TOKEN);
+            if i == buf.len() {
+                return Parsed::Partial;
+            }
+            if i == name || buf[i] != b':' {
+                return Parsed::Invalid;
+            }
+            i += 1;
         }
-        if i == name || buf[i] != b':' {
-            return Parsed::Invalid;
-        }
-        let name = &buf[name..i];
-        i += 1;
-        while i < buf.len() && (buf[i] == b' ' || buf[i] == b'\t') {
+        let name = &buf[name..i - 1];
+        while let Some(b' ' | b'\t') = buf.get(i) {
             i += 1;
         }
         let value = i;
-        i = skip(buf, i, FIELD_VALUE);
+        i = skip_long(buf, i, FIELD_VALUE);
         match buf.get(i..i + 2) {
             // Only a lone CR (or nothing) is left: the line is not finished yet.
             None => return Parsed::Partial,
@@ -204,9 +281,13 @@ fn parse(buf: &[u8]) -> Parsed {
         }
         let value = &buf[value..i];
         i += 2;
-        // The fields that matter here, told apart by length first: one compare for the rest.
+        if host {
+            hosts += 1;
+            continue;
+        }
+        // The other fields that matter here, told apart by length first: one compare for the
+        // rest.
         match name.len() {
-            4 if is_host(name) => hosts += 1,
             10 if name.eq_ignore_ascii_case(b"connection") => close |= has_close_option(value),
             // This server takes no bodies; one would desynchronise the pipeline.
             14 if name.eq_ignore_ascii_case(b"content-length")
@@ -220,16 +301,23 @@ fn parse(buf: &[u8]) -> Parsed {
     }
 }
 
-/// `name` is `Host`, in any case: one load and one compare (setting bit 5 lowercases the four
-/// letters, and no other name character maps onto them).
+/// `Some(true)` for `HTTP/1.0\r\n`, `Some(false)` for `HTTP/1.1\r\n`, `None` for anything
+/// else (or no ten bytes): two word compares. The two versions differ only in the lowest bit
+/// of their last digit, which the first compare sets on both sides.
 #[inline]
-fn is_host(name: &[u8]) -> bool {
-    match name {
-        &[a, b, c, d] => {
-            u32::from_le_bytes([a, b, c, d]) | 0x2020_2020 == u32::from_le_bytes(*b"host")
-        }
-        _ => false,
-    }
+fn version(line: Option<&[u8]>) -> Option<bool> {
+    let (word, crlf) = line?.split_first_chunk::<8>()?;
+    let word = u64::from_le_bytes(*word);
+    let digit_bit = 1 << 56;
+    (word | digit_bit == u64::from_le_bytes(*b"HTTP/1.1") && crlf == b"\r\n")
+        .then_some(word & digit_bit == 0)
+}
+
+/// `name` is `Host`, in any case: one compare (setting bit 5 lowercases the four letters, and
+/// no other byte maps onto them).
+#[inline]
+fn is_host(name: [u8; 4]) -> bool {
+    u32::from_le_bytes(name) | 0x2020_2020 == u32::from_le_bytes(*b"host")
 }
 
 /// A `Connection` value is a comma-separated list of options (RFC 9110 section 7.6.1).
@@ -369,6 +457,51 @@ mod tests {
             }
         );
         assert_eq!(answer(b"\rX").0, Outcome::Malformed);
+    }
+
+    #[test]
+    fn keep_tail_moves_only_a_partial_request() {
+        let mut buf = *b"GET / HTTP/1.0\r\n\r\nGET /x";
+        let filled = buf.len();
+        assert_eq!(keep_tail(&mut buf, 18, filled), 6);
+        assert_eq!(&buf[..6], b"GET /x");
+        assert_eq!(keep_tail(&mut buf, 6, 6), 0);
+        assert_eq!(keep_tail(&mut buf, 0, 4), 4);
+        assert_eq!(&buf[..4], b"GET ");
+    }
+
+    #[test]
+    fn word_scans_agree_with_the_byte_table() {
+        let alphabet = [
+            0x00, b'\t', b'\r', 0x1f, b' ', b'!', b'a', b':', 0x7e, 0x7f, 0x80, 0xff,
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..50_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 24) as usize;
+            // Mostly class members, so runs get long enough for whole words.
+            let buf: Vec<u8> = (0..len)
+                .map(|k| {
+                    let pick = (seed >> (k * 2 % 60)) as usize;
+                    if pick.is_multiple_of(4) {
+                        alphabet[(pick >> 2) % alphabet.len()]
+                    } else {
+                        b'a'
+                    }
+                })
+                .collect();
+            for start in 0..=len {
+                for class in [VISIBLE, FIELD_VALUE] {
+                    assert_eq!(
+                        skip_long(&buf, start, class),
+                        skip(&buf, start, class),
+                        "{buf:?} from {start}, class {class}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

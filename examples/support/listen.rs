@@ -12,6 +12,8 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 
 use weft::net::{TcpListener, TcpSocket, TcpStream};
 
@@ -134,12 +136,34 @@ where
         let (stream, _) = listener.accept().await?;
         stream.set_nodelay(true)?;
         let connection = serve(stream);
-        weft::spawn(async move {
-            if let Err(e) = connection.await {
-                if !cli::is_peer_gone(&e) {
-                    eprintln!("{name}: connection error: {e}");
-                }
-            }
+        weft::spawn(Reported {
+            connection,
+            server: name,
         });
+    }
+}
+
+/// A connection's task: the server's future, with its error reported on stderr unless the peer
+/// just went away. A hand-written future rather than an `async` block around the connection:
+/// it is polled once per request, and an `async` wrapper adds a state dispatch to every poll.
+struct Reported<F> {
+    connection: F,
+    server: &'static str,
+}
+
+impl<F: Future<Output = io::Result<()>>> Future for Reported<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let server = self.server;
+        // SAFETY: `connection` is structurally pinned: it is never moved out of `Reported` or
+        // handed out unpinned, and `Reported` implements neither `Drop` nor `Unpin` itself.
+        let connection = unsafe { self.map_unchecked_mut(|this| &mut this.connection) };
+        if let Err(e) = ready!(connection.poll(cx)) {
+            if !cli::is_peer_gone(&e) {
+                eprintln!("{server}: connection error: {e}");
+            }
+        }
+        Poll::Ready(())
     }
 }

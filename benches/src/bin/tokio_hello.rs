@@ -26,8 +26,7 @@ async fn serve(mut stream: TcpStream) {
         out.clear();
         let close = match http::respond(&input[..filled], &mut out) {
             Outcome::Answered { consumed, close } => {
-                input.copy_within(consumed..filled, 0);
-                filled -= consumed;
+                filled = http::keep_tail(&mut input, consumed, filled);
                 close
             }
             Outcome::Malformed => true,

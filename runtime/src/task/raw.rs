@@ -119,25 +119,19 @@ where
         unsafe { ptr.cast::<Cell<F, S>>().as_ref() }
     }
 
+    /// Polls the task once. Only the common path (a poll that returns `Pending`, then parks)
+    /// is inline here; every other outcome is a call, so this frame stays small: it runs once
+    /// per wake-up.
+    ///
     /// # Safety
     /// The caller owns the queue reference for `ptr` and runs on the task's scheduler thread.
     unsafe fn run(ptr: NonNull<Header>) {
         // SAFETY: the queue reference keeps the cell alive.
         let cell = unsafe { Self::from_header(ptr) };
-        match cell.header.state.transition_to_running() {
-            RunAction::Skip => {
-                // SAFETY: we own the queue reference and give it up here.
-                unsafe { release_ref(ptr) };
-                return;
-            }
-            RunAction::Cancel => {
-                // SAFETY: `RUNNING` is ours, so the stage is ours.
-                unsafe { cell.cancel_future() };
-                // SAFETY: as above; the queue reference is handed to `complete`.
-                unsafe { Self::complete(ptr, true) };
-                return;
-            }
-            RunAction::Poll => {}
+        let action = cell.header.state.transition_to_running();
+        if action != RunAction::Poll {
+            // SAFETY: the caller's contract, passed on.
+            return unsafe { Self::run_declined(ptr, action) };
         }
         let waker = ManuallyDrop::new(
             // SAFETY: the waker borrows the queue reference, which outlives this poll; it is
@@ -161,35 +155,85 @@ where
         match polled {
             Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
                 IdleAction::Parked => {}
-                // SAFETY: the state word says no reference is left.
-                IdleAction::Dealloc => unsafe { Self::dealloc(ptr) },
-                IdleAction::Reschedule => cell.scheduler.schedule(Notified(Task::from_raw(ptr))),
+                // SAFETY: the queue reference is still ours (`Reschedule`) or the last one.
+                action => unsafe { Self::after_idle(ptr, action) },
             },
-            Ok(Poll::Ready(output)) => {
+            // SAFETY: `RUNNING` and the queue reference are still ours.
+            Ok(Poll::Ready(output)) => unsafe { Self::finish(ptr, Ok(output)) },
+            // SAFETY: as above.
+            Err(payload) => unsafe { Self::finish(ptr, Err(payload)) },
+        }
+    }
+
+    /// A queue entry that must not be polled: the task was aborted (`Cancel`) or has already
+    /// completed (`Skip`).
+    ///
+    /// # Safety
+    /// As [`Cell::run`], after `transition_to_running` returned `action`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn run_declined(ptr: NonNull<Header>, action: RunAction) {
+        if action == RunAction::Skip {
+            // SAFETY: we own the queue reference and give it up here.
+            unsafe { release_ref(ptr) };
+            return;
+        }
+        // SAFETY: the queue reference keeps the cell alive.
+        let cell = unsafe { Self::from_header(ptr) };
+        // SAFETY: `RUNNING` is ours, so the stage is ours.
+        unsafe { cell.cancel_future() };
+        // SAFETY: as above; the queue reference is handed to `complete`.
+        unsafe { Self::complete(ptr, true) };
+    }
+
+    /// A poll returned `Pending` and the task did not simply park: it was woken during the poll
+    /// (`Reschedule`, which reuses the queue reference) or nothing refers to it any more.
+    ///
+    /// # Safety
+    /// As [`Cell::run`], after `transition_to_idle` returned `action`.
+    #[inline(never)]
+    unsafe fn after_idle(ptr: NonNull<Header>, action: IdleAction) {
+        match action {
+            IdleAction::Parked => {}
+            // SAFETY: the state word says no reference is left.
+            IdleAction::Dealloc => unsafe { Self::dealloc(ptr) },
+            IdleAction::Reschedule => {
+                // SAFETY: the queue reference keeps the cell alive.
+                let cell = unsafe { Self::from_header(ptr) };
+                cell.scheduler.schedule(Notified(Task::from_raw(ptr)));
+            }
+        }
+    }
+
+    /// The future returned `Ready` or panicked: store the result and complete the task.
+    ///
+    /// # Safety
+    /// The caller holds `RUNNING` and the queue reference for `ptr`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn finish(ptr: NonNull<Header>, polled: std::thread::Result<F::Output>) {
+        // SAFETY: the queue reference keeps the cell alive.
+        let cell = unsafe { Self::from_header(ptr) };
+        let result = match polled {
+            Ok(output) => {
                 // The finished future is dropped before the output is stored; a destructor
                 // that panics turns the task's result into that panic, as in tokio.
                 // SAFETY: `RUNNING` is still ours.
-                let result = match unsafe { cell.drop_future() } {
+                match unsafe { cell.drop_future() } {
                     Ok(()) => Ok(output),
                     Err(payload) => {
                         let _ = catch_unwind(AssertUnwindSafe(move || drop(output)));
                         Err(JoinError::panic(cell.header.id, payload))
                     }
-                };
-                // SAFETY: `RUNNING` is still ours.
-                unsafe { cell.set_stage(Stage::Finished(result)) };
-                // SAFETY: as above; the queue reference is handed to `complete`.
-                unsafe { Self::complete(ptr, true) };
+                }
             }
-            Err(payload) => {
-                // SAFETY: `RUNNING` is still ours; the future panicked and is dropped here.
-                let error = unsafe { cell.drop_after_panic(payload) };
-                // SAFETY: as above.
-                unsafe { cell.set_stage(Stage::Finished(Err(error))) };
-                // SAFETY: as above; the queue reference is handed to `complete`.
-                unsafe { Self::complete(ptr, true) };
-            }
-        }
+            // SAFETY: `RUNNING` is still ours; the future panicked and is dropped here.
+            Err(payload) => Err(unsafe { cell.drop_after_panic(payload) }),
+        };
+        // SAFETY: `RUNNING` is still ours.
+        unsafe { cell.set_stage(Stage::Finished(result)) };
+        // SAFETY: as above; the queue reference is handed to `complete`.
+        unsafe { Self::complete(ptr, true) };
     }
 
     /// # Safety
