@@ -1,5 +1,6 @@
 //! An HTTP/1.1 server that answers every request with `Hello, World!`: keep-alive, pipelining,
-//! and `400 Bad Request` (then close) for anything malformed.
+//! `Content-Length` bodies read past, and `400 Bad Request` (then close) for anything malformed
+//! (`413` for a body over 16 KiB, `501` for a chunked one).
 //!
 //! ```text
 //! cargo run --release --example hello_server -- --addr 127.0.0.1:8080
@@ -50,7 +51,7 @@ async fn serve(mut stream: TcpStream) -> std::io::Result<()> {
                     return close_gently(stream, filled > 0);
                 }
             }
-            http::Outcome::Malformed => return close_gently(stream, true),
+            http::Outcome::Rejected => return close_gently(stream, true),
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The HTTP/1.1 server of `examples/hello_server.rs` (keep-alive, pipelining, `400 Bad Request`
-//! then close for anything malformed), written with coroutines in `std::io` style.
+//! The HTTP/1.1 server of `examples/hello_server.rs` (keep-alive, pipelining, bodies read past,
+//! `400 Bad Request` then close for anything malformed), written with coroutines in `std::io`
+//! style.
 //!
 //! ```text
 //! cargo run --release --example hello_server_coro -- --addr 127.0.0.1:8080
@@ -51,7 +52,7 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
                     return close_gently(stream, filled > 0);
                 }
             }
-            http::Outcome::Malformed => return close_gently(stream, true),
+            http::Outcome::Rejected => return close_gently(stream, true),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The example servers driven as black boxes, for what a careful HTTP or chat server owes its
 //! clients: the request size limit whatever the segmentation, a 400 that reaches a client still
-//! sending (no reset), `Connection` option lists, a port already in use refused even with
+//! sending (no reset), bodies skipped or refused (413, 501), `Connection` option lists, a port already in use refused even with
 //! `SO_REUSEPORT`, bounded chat lines, non-UTF-8 chat input, and a CLI that never panics. The
 //! binaries are those `cargo test` builds in `target/<profile>/examples/` (or a release build);
 //! each test skips, with a note, when its binary is missing.
@@ -161,6 +161,45 @@ fn hello_server_rejects_a_huge_header_without_resetting_the_client() {
             "{bin}: write: {sent:?}; read {:?} then {how}",
             status_line(&got)
         );
+    }
+}
+
+/// A `Content-Length` body is read past (even when it arrives after a pause), so the request
+/// after it is answered too; a body over the limit gets 413 without a reset, a chunked one 501.
+#[test]
+fn hello_server_skips_bodies_and_refuses_large_or_chunked_ones() {
+    for bin in ["hello_server", "hello_server_coro"] {
+        let Some(server) = start(bin, &["--addr", "127.0.0.1:0"]) else {
+            continue;
+        };
+        let mut s = connect(&server.addr);
+        s.set_nodelay(true).unwrap();
+        s.write_all(b"POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        s.write_all(b" world")
+            .and_then(|()| s.write_all(b"GET / HTTP/1.0\r\n\r\n"))
+            .unwrap();
+        let (got, how) = read_to_end(&mut s);
+        let hellos = got.windows(13).filter(|w| w == b"Hello, World!").count();
+        assert_eq!((hellos, how.as_str()), (2, "eof"), "{bin}: {got:?}");
+
+        let mut s = connect(&server.addr);
+        s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
+            .unwrap();
+        let sent = s.write_all(&vec![b'a'; 1_000_000]);
+        let (got, how) = read_to_end(&mut s);
+        assert!(
+            sent.is_ok() && how == "eof",
+            "{bin}: write: {sent:?}, then {how}"
+        );
+        assert_eq!(status_line(&got), "HTTP/1.1 413 Content Too Large", "{bin}");
+
+        let mut s = connect(&server.addr);
+        s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .unwrap();
+        let (got, _) = read_to_end(&mut s);
+        assert_eq!(status_line(&got), "HTTP/1.1 501 Not Implemented", "{bin}");
     }
 }
 

@@ -17,12 +17,22 @@ pub const HELLO: &[u8] = b"HTTP/1.1 200 OK\r\nServer: weft\r\nContent-Type: text
 /// the server closes (RFC 9112 section 9.6).
 pub const HELLO_CLOSE: &[u8] = b"HTTP/1.1 200 OK\r\nServer: weft\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nConnection: close\r\n\r\nHello, World!";
 
-/// The response to a malformed request; the server closes the connection after writing it.
+/// The response to a malformed request; the server closes the connection after writing it
+/// (as after the two below).
 pub const BAD_REQUEST: &[u8] =
     b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
-/// Requests larger than this (headers only; bodies are not expected) are rejected as malformed,
-/// however their bytes arrive.
+/// The response to a request whose body would take it over [`MAX_REQUEST`].
+pub const CONTENT_TOO_LARGE: &[u8] =
+    b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+/// The response to a request with a `Transfer-Encoding` (a chunked body): this server reads
+/// only `Content-Length` bodies (RFC 9112 section 6.1 allows 501 here).
+pub const NOT_IMPLEMENTED: &[u8] =
+    b"HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+/// Requests larger than this, head and body together, are rejected (400 for a head that
+/// large, 413 for a body), however their bytes arrive.
 pub const MAX_REQUEST: usize = 16 * 1024;
 
 /// What [`respond`] found in the input.
@@ -31,8 +41,10 @@ pub enum Outcome {
     /// `consumed` bytes held complete requests, each answered in `out`; the rest is a partial
     /// request waiting for more bytes. `close` is set when a request asked for `Connection: close`.
     Answered { consumed: usize, close: bool },
-    /// The input is not HTTP/1.x (or too large): `BAD_REQUEST` was appended to `out`.
-    Malformed,
+    /// A request this server does not take (not HTTP/1.x, too large, or chunked): its error
+    /// response (400, 413 or 501) was appended to `out`, after the answers to the requests
+    /// before it. The server closes the connection once `out` is written.
+    Rejected,
 }
 
 /// Parses every complete (possibly pipelined) request at the front of `input` and appends one
@@ -65,9 +77,13 @@ pub fn respond(input: &[u8], out: &mut Vec<u8>) -> Outcome {
                     close: false,
                 };
             }
-            Parsed::Complete { .. } | Parsed::Partial | Parsed::Invalid => {
+            Parsed::Complete { .. } | Parsed::Partial => {
                 out.extend_from_slice(BAD_REQUEST);
-                return Outcome::Malformed;
+                return Outcome::Rejected;
+            }
+            Parsed::Reject(response) => {
+                out.extend_from_slice(response);
+                return Outcome::Rejected;
             }
         }
     }
@@ -84,9 +100,14 @@ pub fn keep_tail(input: &mut [u8], consumed: usize, filled: usize) -> usize {
 }
 
 enum Parsed {
-    Complete { len: usize, close: bool },
+    /// A whole request (head and body) of `len` bytes.
+    Complete {
+        len: usize,
+        close: bool,
+    },
     Partial,
-    Invalid,
+    /// Refused, with this response.
+    Reject(&'static [u8]),
 }
 
 /// Byte classes for the parser's scanning loops, one table lookup per byte.
@@ -206,7 +227,7 @@ fn parse(buf: &[u8]) -> Parsed {
     while buf.get(start) == Some(&b'\r') {
         match buf.get(start + 1) {
             Some(b'\n') => start += 2,
-            Some(_) => return Parsed::Invalid,
+            Some(_) => return Parsed::Reject(BAD_REQUEST),
             None => return Parsed::Partial,
         }
     }
@@ -220,7 +241,7 @@ fn parse(buf: &[u8]) -> Parsed {
         return Parsed::Partial;
     }
     if i == start || buf[i] != b' ' {
-        return Parsed::Invalid;
+        return Parsed::Reject(BAD_REQUEST);
     }
     i += 1;
     // Target: visible ASCII.
@@ -230,7 +251,7 @@ fn parse(buf: &[u8]) -> Parsed {
         return Parsed::Partial;
     }
     if i == target || buf[i] != b' ' {
-        return Parsed::Invalid;
+        return Parsed::Reject(BAD_REQUEST);
     }
     i += 1;
     // Version and CRLF.
@@ -238,18 +259,19 @@ fn parse(buf: &[u8]) -> Parsed {
         return if is_version_prefix(&buf[i..]) {
             Parsed::Partial
         } else {
-            Parsed::Invalid
+            Parsed::Reject(BAD_REQUEST)
         };
     };
     let mut close = http10;
     let mut hosts = 0;
+    let mut body = None;
     i += 10;
     // Header fields until the empty line.
     loop {
         match buf.get(i..i + 2) {
             None => return Parsed::Partial,
-            Some(b"\r\n") if http10 || hosts == 1 => return Parsed::Complete { len: i + 2, close },
-            Some(b"\r\n") => return Parsed::Invalid,
+            Some(b"\r\n") if http10 || hosts == 1 => return with_body(buf, i + 2, body, close),
+            Some(b"\r\n") => return Parsed::Reject(BAD_REQUEST),
             Some(_) => {}
         }
         // The name. `Host` (the one field every request has) in one compare.
@@ -263,7 +285,7 @@ fn parse(buf: &[u8]) -> Parsed {
                 return Parsed::Partial;
             }
             if i == name || buf[i] != b':' {
-                return Parsed::Invalid;
+                return Parsed::Reject(BAD_REQUEST);
             }
             i += 1;
         }
@@ -277,7 +299,7 @@ fn parse(buf: &[u8]) -> Parsed {
             // Only a lone CR (or nothing) is left: the line is not finished yet.
             None => return Parsed::Partial,
             Some(b"\r\n") => {}
-            _ => return Parsed::Invalid,
+            _ => return Parsed::Reject(BAD_REQUEST),
         }
         let value = &buf[value..i];
         i += 2;
@@ -289,16 +311,49 @@ fn parse(buf: &[u8]) -> Parsed {
         // rest.
         match name.len() {
             10 if name.eq_ignore_ascii_case(b"connection") => close |= has_close_option(value),
-            // This server takes no bodies; one would desynchronise the pipeline.
-            14 if name.eq_ignore_ascii_case(b"content-length")
-                && value.trim_ascii_end() != b"0" =>
-            {
-                return Parsed::Invalid
+            // A body's length, or a reason to refuse the request: a second length could
+            // disagree with the first, and the pipeline would lose its place (section 6.3).
+            14 if name.eq_ignore_ascii_case(b"content-length") => match content_length(value) {
+                Some(len) if body.is_none() => body = Some(len),
+                _ => return Parsed::Reject(BAD_REQUEST),
+            },
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                return Parsed::Reject(NOT_IMPLEMENTED)
             }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => return Parsed::Invalid,
             _ => {}
         }
     }
+}
+
+/// The request whose head ends at `head` and whose body is `body` bytes long (none without a
+/// `Content-Length`), once all of it has arrived. The body is skipped: this server answers
+/// every request alike.
+#[inline]
+fn with_body(buf: &[u8], head: usize, body: Option<usize>, close: bool) -> Parsed {
+    let Some(body) = body else {
+        return Parsed::Complete { len: head, close };
+    };
+    let len = head.saturating_add(body);
+    if len > MAX_REQUEST && body > 0 {
+        Parsed::Reject(CONTENT_TOO_LARGE)
+    } else if buf.len() < len {
+        Parsed::Partial
+    } else {
+        Parsed::Complete { len, close }
+    }
+}
+
+/// A `Content-Length` value: decimal digits (trailing whitespace aside), saturating at
+/// `usize::MAX` (which is too large anyway); `None` when it is not a number.
+fn content_length(value: &[u8]) -> Option<usize> {
+    let digits = value.trim_ascii_end();
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(digits.iter().fold(0usize, |len, &digit| {
+        len.saturating_mul(10)
+            .saturating_add(usize::from(digit - b'0'))
+    }))
 }
 
 /// `Some(true)` for `HTTP/1.0\r\n`, `Some(false)` for `HTTP/1.1\r\n`, `None` for anything
@@ -406,15 +461,59 @@ mod tests {
             b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n",
             b"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",
             b"GET / HTTP/1.1\nHost: x\n\n",
-            b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
-            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5x\r\n\r\nhello",
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
         ] {
             let mut out = Vec::new();
-            assert_eq!(respond(bad, &mut out), Outcome::Malformed, "{bad:?}");
+            assert_eq!(respond(bad, &mut out), Outcome::Rejected, "{bad:?}");
             assert!(out.ends_with(BAD_REQUEST));
         }
         let huge = [b'a'; MAX_REQUEST + 1];
-        assert_eq!(answer(&huge).0, Outcome::Malformed);
+        assert_eq!(answer(&huge).0, Outcome::Rejected);
+    }
+
+    #[test]
+    fn content_length_bodies_are_skipped_and_chunked_ones_refused() {
+        let post = b"POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 5 \r\n\r\nhello";
+        let mut input = post.to_vec();
+        input.extend_from_slice(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET");
+        assert_eq!(
+            answer(&input),
+            (
+                Outcome::Answered {
+                    consumed: post.len() + 27,
+                    close: false
+                },
+                2
+            )
+        );
+        // A body still on its way leaves the whole request waiting.
+        for cut in post.len() - 5..post.len() {
+            assert_eq!(
+                answer(&post[..cut]),
+                (
+                    Outcome::Answered {
+                        consumed: 0,
+                        close: false
+                    },
+                    0
+                )
+            );
+        }
+        let mut out = Vec::new();
+        let large = format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {MAX_REQUEST}\r\n\r\n");
+        assert_eq!(respond(large.as_bytes(), &mut out), Outcome::Rejected);
+        assert_eq!(out, CONTENT_TOO_LARGE);
+        out.clear();
+        let huge = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n";
+        assert_eq!(respond(huge, &mut out), Outcome::Rejected);
+        assert_eq!(out, CONTENT_TOO_LARGE);
+        out.clear();
+        let chunked = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nPOST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(respond(chunked, &mut out), Outcome::Rejected);
+        assert_eq!(out, [HELLO, NOT_IMPLEMENTED].concat());
     }
 
     #[test]
@@ -422,7 +521,7 @@ mod tests {
         let mut big = b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ".to_vec();
         big.resize(20_000, b'a');
         big.extend_from_slice(b"\r\n\r\n");
-        assert_eq!(answer(&big).0, Outcome::Malformed);
+        assert_eq!(answer(&big).0, Outcome::Rejected);
     }
 
     #[test]
@@ -431,7 +530,7 @@ mod tests {
             &b"GET / HTTP/1.1\r\n\r\n"[..],
             b"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n",
         ] {
-            assert_eq!(answer(bad).0, Outcome::Malformed, "{bad:?}");
+            assert_eq!(answer(bad).0, Outcome::Rejected, "{bad:?}");
         }
         let old = b"GET / HTTP/1.0\r\n\r\n";
         assert_eq!(answer(old).1, 1);
@@ -456,7 +555,7 @@ mod tests {
                 close: false
             }
         );
-        assert_eq!(answer(b"\rX").0, Outcome::Malformed);
+        assert_eq!(answer(b"\rX").0, Outcome::Rejected);
     }
 
     #[test]

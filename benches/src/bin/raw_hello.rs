@@ -55,7 +55,7 @@ impl Handler for Hello {
                     }
                     conn.closing = close;
                 }
-                Outcome::Malformed => conn.closing = true,
+                Outcome::Rejected => conn.closing = true,
             }
             match conn.out.flush(fd) {
                 None => return false,

@@ -29,7 +29,7 @@ async fn serve(mut stream: TcpStream) {
                 filled = http::keep_tail(&mut input, consumed, filled);
                 close
             }
-            Outcome::Malformed => true,
+            Outcome::Rejected => true,
         };
         if !out.is_empty() && stream.write_all(&out).await.is_err() {
             return;
