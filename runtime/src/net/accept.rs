@@ -38,6 +38,7 @@ pub(super) struct Acceptor<L: AsFd> {
 /// 4. The first accept to find the timer elapsed clears it and takes what is left on the list
 ///    (if it got there before step 3's wake-up), waking them after releasing the lock, then
 ///    retries.
+///
 /// So `waiting` is only ever non-empty while `timer` is set, and every listed task is woken once
 /// the timer elapses, unless its `accept` was dropped first ([`BackoffWait`]).
 #[derive(Debug)]
