@@ -78,7 +78,9 @@ impl<T> SharedBackoff<T> {
 
     /// Steps 2 and 4: `None` while the backoff timer runs (the task of `waker` is listed, and
     /// remembered in `listed`); otherwise the locked state, for an accept to go ahead.
-    /// `poll_timer` polls the timer with the listener's waker.
+    /// `poll_timer` polls the timer with the listener's waker. Runs on every accept: without a
+    /// timer it costs one lock and one test.
+    #[inline]
     fn poll_ready(
         &self,
         waker: &Waker,
