@@ -22,6 +22,23 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Starts a detached thread named `name` that runs `f`: an OS thread normally, a loom thread
+/// (unnamed, never refused) under loom, so code that starts threads can be modelled.
+#[cfg(not(loom))]
+pub(crate) fn spawn_thread(name: String, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    std::thread::Builder::new().name(name).spawn(f).map(drop)
+}
+
+/// Starts a detached loom thread that runs `f` (see the std variant).
+#[cfg(loom)]
+pub(crate) fn spawn_thread(
+    _name: String,
+    f: impl FnOnce() + Send + 'static,
+) -> std::io::Result<()> {
+    loom::thread::spawn(f);
+    Ok(())
+}
+
 /// Waits on `condvar`, ignoring poisoning (see [`lock`]).
 pub(crate) fn wait<'a, T>(condvar: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
     condvar.wait(guard).unwrap_or_else(|e| e.into_inner())

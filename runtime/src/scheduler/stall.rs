@@ -124,12 +124,12 @@ impl StallMonitor {
         Some(ran)
     }
 
-    /// Polls started and finished so far.
     /// The poll sequence number: odd while a poll runs, bumped at each start and end.
     pub(crate) fn seq(&self) -> u64 {
         self.seq.load(Ordering::Acquire)
     }
 
+    /// Polls started and finished so far.
     pub(crate) fn polls(&self) -> u64 {
         self.seq.load(Ordering::Relaxed) / 2
     }
@@ -150,8 +150,9 @@ impl StallMonitor {
         );
     }
 
-    /// One watchdog look at this monitor (steps 2 and 4); `look` persists between looks.
-    fn check(&self, tick: Duration, look: &mut Look) {
+    /// One watchdog look at this monitor at time `now` (steps 2 and 4); `look` persists
+    /// between looks. The caller reads the clock, so loom models can pass the time in.
+    fn check(&self, tick: Duration, look: &mut Look, now: Instant) {
         let seq = self.seq.load(Ordering::Acquire);
         if seq & 1 == 0 {
             return;
@@ -159,12 +160,12 @@ impl StallMonitor {
         if seq != look.watched {
             *look = Look {
                 watched: seq,
-                since: Instant::now() - tick / 2,
+                since: now - tick / 2,
                 announced: false,
             };
             return;
         }
-        let running = look.since.elapsed();
+        let running = now.saturating_duration_since(look.since);
         if self.flagged.load(Ordering::Relaxed) != seq && running >= self.threshold {
             let first_seen = look.since.saturating_duration_since(self.base).as_nanos();
             self.first_seen.store(
@@ -250,7 +251,7 @@ fn watch(monitors: &[Arc<StallMonitor>], stop: &Stop, mut on_tick: Option<OnTick
             return;
         }
         for (monitor, look) in monitors.iter().zip(looks.iter_mut()) {
-            monitor.check(tick, look);
+            monitor.check(tick, look, Instant::now());
         }
         if let Some(on_tick) = on_tick.as_mut() {
             on_tick();
@@ -320,5 +321,98 @@ mod tests {
         );
         assert_eq!(monitor.stats().stalls, 1);
         assert_eq!(monitor.polls(), 102);
+    }
+}
+
+/// Model checks of the publication between the loop thread and the watchdog
+/// (`RUSTFLAGS="--cfg loom" cargo test -p weft-runtime --release --lib loom`). Loom does not
+/// model time, so the watchdog's looks are made at set times after the monitor's `base`.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::sync::atomic::AtomicBool;
+    use loom::thread;
+
+    use super::*;
+
+    const THRESHOLD: Duration = Duration::from_millis(100);
+    const TICK: Duration = Duration::from_millis(25);
+
+    /// The loop thread runs two polls, the first one long: it does not return before the
+    /// watchdog has made two looks, 200 ms apart (so past the threshold). The watchdog makes
+    /// two more looks at any time, so the second poll may be flagged too, or the first one
+    /// after it returned. Whatever the interleaving:
+    /// - no poll is flagged twice (its first sighting, `first_seen`, is written once);
+    /// - a poll reported as a stall is one the watchdog flagged, so a stale flag never matches
+    ///   a later poll, and the report measures from that poll's own first sighting;
+    /// - a poll flagged while it ran is reported when it returns (the loop sees its own flag);
+    /// - the stall count is the number of reports.
+    #[test]
+    fn loom_stall_flag_reaches_its_own_poll_only() {
+        loom::model(|| {
+            let monitor = Arc::new(StallMonitor::new(THRESHOLD, "a model", "nothing"));
+            let looked = Arc::new(AtomicBool::new(false));
+            let watchdog = {
+                let (monitor, looked) = (monitor.clone(), looked.clone());
+                thread::spawn(move || {
+                    let start = monitor.base + Duration::from_secs(1);
+                    let mut look = Look {
+                        watched: 0,
+                        since: monitor.base,
+                        announced: false,
+                    };
+                    // (seq, first_seen) of each poll flagged, in order
+                    let mut flags: Vec<(u64, u64)> = Vec::new();
+                    let mut look_at = |after: Duration, flags: &mut Vec<(u64, u64)>| {
+                        monitor.check(TICK, &mut look, start + after);
+                        // the watchdog is the only writer of both: it reads its own stores
+                        let flagged = monitor.flagged.load(Ordering::Relaxed);
+                        let first_seen = monitor.first_seen.load(Ordering::Relaxed);
+                        match flags.last() {
+                            Some(&(seq, seen)) if seq == flagged => {
+                                assert_eq!(seen, first_seen, "poll {seq} was flagged twice");
+                            }
+                            _ if flagged != 0 => flags.push((flagged, first_seen)),
+                            _ => {}
+                        }
+                    };
+                    look_at(Duration::ZERO, &mut flags);
+                    look_at(Duration::from_millis(200), &mut flags);
+                    let flagged_while_long = flags.first().map(|&(seq, _)| seq);
+                    looked.store(true, Ordering::Release);
+                    look_at(Duration::from_millis(400), &mut flags);
+                    look_at(Duration::from_millis(600), &mut flags);
+                    (flagged_while_long, flags)
+                })
+            };
+            let mut reports = Vec::new();
+            let first = monitor.poll_started(None);
+            while !looked.load(Ordering::Acquire) {
+                thread::yield_now();
+            }
+            if let Some(_ran) = monitor.poll_finished(first) {
+                // the first sighting published with the flag (the next poll has not started,
+                // so the watchdog cannot have written another one yet)
+                reports.push((first, monitor.first_seen.load(Ordering::Relaxed)));
+            }
+            let second = monitor.poll_started(None);
+            if monitor.poll_finished(second).is_some() {
+                reports.push((second, monitor.first_seen.load(Ordering::Relaxed)));
+            }
+            let (flagged_while_long, flags) = watchdog.join().unwrap();
+            for window in flags.windows(2) {
+                assert!(window[0].0 < window[1].0, "flags went back: {flags:?}");
+            }
+            for report in &reports {
+                assert!(
+                    flags.contains(report),
+                    "reported {report:?}, flagged {flags:?}"
+                );
+            }
+            if let Some(seq) = flagged_while_long {
+                assert_eq!(seq, first);
+                assert_eq!(reports.first().map(|r| r.0), Some(first), "missed its flag");
+            }
+            assert_eq!(monitor.stats().stalls, reports.len() as u64);
+        });
     }
 }

@@ -29,7 +29,7 @@
 //! ```
 
 #[cfg(all(test, loom))]
-mod loom_util;
+pub(crate) mod loom_util;
 pub mod mpsc;
 mod mutex;
 mod notify;
