@@ -339,13 +339,20 @@ impl ScheduledIo {
 
     /// A task that joined the others stopped waiting (its operation was dropped): takes its
     /// waker out, so the slot does not keep a finished task alive until the next edge.
+    ///
+    /// The entry is the task's, not the operation's: another operation of the same task (a
+    /// `join` of two accepts on one shared listener) may be waiting under it too, and would
+    /// never hear of the next edge. So the task is woken once, to poll (and list) that one
+    /// again; a task with nothing else waiting just polls once more.
     pub(crate) fn withdraw(&self, direction: Direction, lent: &mut Option<Waker>) {
         let Some(waker) = lent.take() else {
             return;
         };
         let taken = self.waiters.lock().slot(direction).withdraw(&waker);
-        // Dropping a waker may free a task: not under the lock.
-        drop(taken);
+        // Waking may run code or free a task: not under the lock.
+        if let Some(taken) = taken {
+            taken.wake();
+        }
     }
 
     /// The readiness cached for `direction` now, without waiting or storing a waker: `None`
@@ -547,6 +554,30 @@ mod tests {
         assert_eq!(wake.len(), 1, "only the waiter that stayed is released");
         wake.drain(..).for_each(Waker::wake);
         assert!(stays.0.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    /// Regression: two waits of one task shared a single entry among the others, so dropping
+    /// one of them took the entry away from the other, which then missed the next edge.
+    #[test]
+    fn withdrawing_one_of_a_tasks_two_waits_wakes_it_for_the_other() {
+        let io = ScheduledIo::default();
+        let (_holder, waker) = flag();
+        assert!(io
+            .poll_ready(&mut Context::from_waker(&waker), Direction::Read)
+            .is_pending());
+        let (both, waker) = flag();
+        let mut lent = [None, None];
+        for lent in &mut lent {
+            let polled =
+                io.poll_ready_shared(&mut Context::from_waker(&waker), Direction::Read, lent);
+            assert!(polled.is_pending());
+        }
+        let [first, _second] = &mut lent;
+        io.withdraw(Direction::Read, first);
+        assert!(
+            both.0.load(std::sync::atomic::Ordering::SeqCst),
+            "the task's other wait is no longer listed and was not told"
+        );
     }
 
     #[test]
