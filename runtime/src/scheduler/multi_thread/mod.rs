@@ -63,14 +63,14 @@ use weft_reactor::{with_context, Backend, Hub, Reactor, WakeHook};
 
 use self::idle::Idle;
 use self::queue::{Pointer, RunQueue};
-use self::sleep::{Mode, Sleep, TurnGate};
+use self::sleep::{HubState, Mode, Sleep, TurnGate};
 pub(crate) use self::worker::Worker;
 use super::inject::Inject;
 use super::stall::{StallMonitor, Watchdog};
 use super::OwnedTasks;
 use crate::blocking;
 use crate::context;
-use crate::shim::{fence, lock, Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering};
+use crate::shim::{lock, Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering};
 use crate::task::{new_task, Header, JoinHandle, Notified, Pinned, Schedule, Task, TaskMeta};
 
 /// How a multi-thread runtime is set up.
@@ -107,30 +107,6 @@ pub(crate) struct Shared {
     pub(crate) blocking: blocking::Spawner,
 }
 
-/// The hub and who holds it (`sleep.rs`).
-#[derive(Debug)]
-struct HubState {
-    hub: Hub,
-    /// Held by the worker sleeping on the hub, or by whoever polls it for a moment.
-    held: AtomicBool,
-    /// Workers sleeping on their parker, whose sockets only the hub watches.
-    parker_sleepers: AtomicUsize,
-}
-
-impl HubState {
-    fn try_hold(&self) -> bool {
-        !self.held.load(Ordering::Relaxed)
-            && self
-                .held
-                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-    }
-
-    fn release(&self) {
-        self.held.store(false, Ordering::Release);
-    }
-}
-
 /// The part of a worker that other threads reach.
 #[derive(Debug)]
 struct Remote {
@@ -142,9 +118,7 @@ struct Remote {
     reactor: weft_reactor::Handle,
     /// The driver, locked only while someone turns it (the worker, or a sibling helping it).
     driver: Mutex<Option<Reactor>>,
-    /// Set while the worker sleeps (or is about to).
-    parked: AtomicBool,
-    /// How it sleeps, and its parker.
+    /// Whether and how it sleeps, and its parker.
     sleep: Sleep,
     /// Hand-off of events a helper could not dispatch because the driver was busy.
     gate: TurnGate,
@@ -267,7 +241,6 @@ impl MultiThread {
                 owned_pinned: OwnedTasks::default(),
                 reactor: reactor.handle(),
                 driver: Mutex::new(Some(reactor)),
-                parked: AtomicBool::new(false),
                 sleep: Sleep::new(),
                 gate: TurnGate::default(),
                 turns: AtomicU64::new(0),
@@ -287,11 +260,7 @@ impl MultiThread {
             for (index, remote) in remotes.iter().enumerate() {
                 hub.add(&remote.reactor, index)?;
             }
-            Some(HubState {
-                hub,
-                held: AtomicBool::new(false),
-                parker_sleepers: AtomicUsize::new(0),
-            })
+            Some(HubState::new(hub))
         } else {
             None
         };
@@ -589,17 +558,11 @@ impl Shared {
     /// on the hub for them: a busy worker between batches, and the watchdog each tick.
     fn poll_orphaned_reactors(&self, hook: &mut impl WakeHook) {
         let Some(hub) = &self.hub else { return };
-        if hub.parker_sleepers.load(Ordering::SeqCst) == 0 || !hub.try_hold() {
-            return;
-        }
         let mut ready = Vec::new();
-        let polled = hub.hub.wait(Some(Duration::ZERO), &mut ready);
-        hub.release();
-        if polled.is_ok() {
-            ready
-                .into_iter()
-                .for_each(|index| self.help_turn(index, hook));
-        }
+        hub.poll_orphans(&mut ready);
+        ready
+            .into_iter()
+            .for_each(|index| self.help_turn(index, hook));
     }
 
     fn push_inject(&self, task: Notified) {
@@ -737,13 +700,10 @@ impl Schedule for PinnedTo {
             }
             _ => {
                 let owner = &self.shared.workers[self.owner];
-                if owner.inbox.push([task]) {
-                    // pairs with the fence in `Worker::park`: either it sees the task, or we see
-                    // it parked
-                    fence(Ordering::SeqCst);
-                    if owner.parked.load(Ordering::SeqCst) {
-                        self.shared.wake_worker(self.owner);
-                    }
+                // pairs with `Sleep::set_parked` in `Worker::park`: either it sees the task, or
+                // we see it parked
+                if owner.inbox.push([task]) && owner.sleep.parked_after_push() {
+                    self.shared.wake_worker(self.owner);
                 }
             }
         })
