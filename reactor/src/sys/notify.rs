@@ -11,7 +11,7 @@
 //! model-checked; the eventfd itself is not. Under `--cfg loom` the descriptor is still created
 //! and registered (so reactors and hubs build as usual), but a wake-up's write and the driver's
 //! read go to a model of the counter ("readable or not", a loom mutex and condvar) instead, and
-//! [`Notifier::model_wait`] stands in for a selector wait that this eventfd would end.
+//! `Notifier::model_wait` stands in for a selector wait that this eventfd would end.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -139,5 +139,51 @@ impl Notifier {
     /// write per wait, 2^64 - 2 of them). Re-enables `wake`.
     pub(crate) fn clear_pending(&self) {
         self.pending.swap(false, Ordering::AcqRel);
+    }
+}
+
+/// Model checks of the wake-up protocol (`RUSTFLAGS="--cfg loom" cargo test -p weft-reactor
+/// --release --lib loom`), with the eventfd modelled (module docs).
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use crate::sync::{Arc, AtomicUsize};
+
+    /// The current-thread loop's cross-thread wake-up (weft-runtime's `current_thread.rs`):
+    /// other threads push a task into the inject queue, then [`wake`](Notifier::wake); the loop
+    /// takes what is queued, blocks in its selector only when it found nothing (else polls it
+    /// without blocking), and [`drain`s](Notifier::drain) the eventfd whenever it is reported.
+    /// One thread pushes twice, so a wake can land inside a drain (between the read and the
+    /// re-enable whose order `drain` explains): a lost wake-up leaves the loop blocked with a
+    /// task queued, which loom reports as a deadlock.
+    #[test]
+    fn loom_a_task_pushed_from_another_thread_always_wakes_the_loop() {
+        loom::model(|| {
+            let notifier = Arc::new(Notifier::new().unwrap());
+            let inject = Arc::new(AtomicUsize::new(0));
+            let pushers: Vec<_> = [1, 2]
+                .into_iter()
+                .map(|pushes| {
+                    let (notifier, inject) = (notifier.clone(), inject.clone());
+                    loom::thread::spawn(move || {
+                        for _ in 0..pushes {
+                            // `Inject::push` (its lock releases), then `Handle::wake`
+                            inject.fetch_add(1, Ordering::Release);
+                            notifier.wake();
+                        }
+                    })
+                })
+                .collect();
+            let mut ran = 0;
+            while ran < 3 {
+                let taken = inject.swap(0, Ordering::Acquire);
+                ran += taken;
+                // the turn: blocking when idle, a poll otherwise; a reported eventfd is drained
+                if notifier.model_wait(taken == 0) {
+                    notifier.drain();
+                }
+            }
+            pushers.into_iter().for_each(|p| p.join().unwrap());
+        });
     }
 }

@@ -70,7 +70,7 @@ use super::stall::{StallMonitor, Watchdog};
 use super::OwnedTasks;
 use crate::blocking;
 use crate::context;
-use crate::shim::{lock, Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering};
+use crate::shim::{fence, lock, Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering};
 use crate::task::{new_task, Header, JoinHandle, Notified, Pinned, Schedule, Task, TaskMeta};
 
 /// How a multi-thread runtime is set up.
@@ -344,7 +344,9 @@ impl MultiThread {
                 let _ = thread.join();
             }
         } else {
+            // pairs with the fence in `mark_exited`
             shared.gave_up.store(true, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
         }
         // Destructors run here may spawn (a cleanup task): they find the runtime closing and get
         // a cancelled handle, as on a worker, instead of "no runtime" panics.
@@ -596,12 +598,10 @@ impl Shared {
     }
 
     /// Worker `index` finished its shutdown (or never started). After a shutdown that gave up
-    /// waiting, it drops its reactor itself; `gave_up` and `exited` are both `SeqCst`, so the
-    /// worker or the shutdown (or both: the driver is taken once) sees the other's flag.
+    /// waiting, it drops its reactor itself ([`mark_exited`]).
     fn worker_exited(&self, index: usize) {
         let remote = &self.workers[index];
-        remote.exited.store(true, Ordering::SeqCst);
-        if self.gave_up.load(Ordering::SeqCst) {
+        if mark_exited(&remote.exited, &self.gave_up) {
             remote.drop_driver();
         }
         *lock(&self.exited) += 1;
@@ -644,6 +644,20 @@ impl Shared {
         }
         true
     }
+}
+
+/// The worker's half of step 3 of the shutdown (module docs) when the shutdown gives up
+/// waiting: marks the worker `exited` and returns whether the shutdown had `gave_up` already,
+/// in which case the worker drops its own reactor. The shutdown stores `gave_up`, then drops
+/// the reactors of the workers it sees `exited`. Each side stores its flag, then a `SeqCst`
+/// fence, then loads the other's, so the worker or the shutdown (or both: the driver is taken
+/// once) sees the other's flag and no reactor is left behind; the loom model below checks it.
+/// (`SeqCst` stores and loads alone would do in the C++ model, but loom checks such a pairing
+/// only through fences: it treats `SeqCst` accesses as acquire/release.)
+fn mark_exited(exited: &AtomicBool, gave_up: &AtomicBool) -> bool {
+    exited.store(true, Ordering::SeqCst);
+    fence(Ordering::SeqCst);
+    gave_up.load(Ordering::SeqCst)
 }
 
 impl Schedule for Arc<Shared> {
@@ -727,5 +741,38 @@ impl Schedule for PinnedTo {
             let what = format!("task {} {}", task.id(), task.meta());
             monitor.report(what.trim_end(), ran);
         }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::thread;
+
+    /// A shutdown gives up waiting (`MultiThread::shutdown`'s steps) just as the worker exits
+    /// (`Shared::worker_exited`'s): its reactor is dropped, by one or the other. A reactor left
+    /// behind would leave its pending I/O and timers waiting for ever.
+    #[test]
+    fn loom_a_worker_exiting_as_the_shutdown_gives_up_has_its_reactor_dropped() {
+        loom::model(|| {
+            let exited = Arc::new(AtomicBool::new(false));
+            let gave_up = Arc::new(AtomicBool::new(false));
+            let driver = Arc::new(Mutex::new(Some(())));
+            let worker = {
+                let (exited, gave_up, driver) = (exited.clone(), gave_up.clone(), driver.clone());
+                thread::spawn(move || {
+                    if mark_exited(&exited, &gave_up) {
+                        lock(&driver).take();
+                    }
+                })
+            };
+            gave_up.store(true, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            if exited.load(Ordering::SeqCst) {
+                lock(&driver).take();
+            }
+            worker.join().unwrap();
+            assert!(lock(&driver).is_none(), "nobody dropped the reactor");
+        });
     }
 }
