@@ -560,50 +560,72 @@ mod loom_models {
     use super::*;
     use crate::TimerEntry;
 
+    /// How the timer that is due earliest comes, while the driver parks.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Earlier {
+        /// Added when no timer is pending (the driver would sleep with no deadline).
+        First,
+        /// Added before a pending later one (the driver would sleep until that one).
+        BeforeALater,
+        /// The pending later one, moved earlier with `reset`.
+        ResetFromLater,
+    }
+
     /// A driver about to block publishes its deadline (step 1 of a turn, or `park_elsewhere`)
-    /// while another thread adds a timer due earlier than any pending one: either the driver's
-    /// deadline is the new timer's, or the driver is woken. Otherwise it would sleep past it.
-    fn an_earlier_timer_reaches_a_parking_driver(pending_later: bool) {
+    /// while another thread makes a timer due earlier than any pending one: either the
+    /// driver's deadline is that timer's, or the driver is woken. Otherwise it would sleep past
+    /// it.
+    fn an_earlier_timer_reaches_a_parking_driver(how: Earlier) {
         loom::model(move || {
             let reactor = Reactor::new(Backend::Epoll).unwrap();
             let handle = reactor.handle();
             let start = Instant::now();
-            let mut cx = Context::from_waker(Waker::noop());
             let mut later = TimerEntry::new(&handle, start + Duration::from_secs(7200));
-            if pending_later {
+            if how != Earlier::First {
+                let mut cx = Context::from_waker(Waker::noop());
                 assert!(later.poll_elapsed(&mut cx).is_pending());
             }
             let adder = {
                 let handle = handle.clone();
                 loom::thread::spawn(move || {
-                    let mut entry = TimerEntry::new(&handle, start + Duration::from_secs(3600));
+                    let deadline = start + Duration::from_secs(3600);
+                    if how == Earlier::ResetFromLater {
+                        later.reset(deadline);
+                        return vec![later];
+                    }
+                    let mut entry = TimerEntry::new(&handle, deadline);
                     let mut cx = Context::from_waker(Waker::noop());
                     assert!(entry.poll_elapsed(&mut cx).is_pending());
-                    entry
+                    vec![entry, later]
                 })
             };
             let inner = &*handle.inner;
             inner.park();
-            let earlier = adder.join().unwrap();
+            let entries = adder.join().unwrap();
             // still parked: what it sleeps until, and whether its selector wait would end now
             let sleeps_until = inner.parked_until.load(Ordering::SeqCst);
             let woken = inner.notifier.model_wait(false);
             inner.unpark();
             assert!(
-                woken || sleeps_until <= inner.ns_of(earlier.deadline()),
-                "the driver sleeps past the new timer unwoken"
+                woken || sleeps_until <= inner.ns_of(entries[0].deadline()),
+                "the driver sleeps past the earlier timer unwoken"
             );
-            drop((earlier, later, reactor));
+            drop((entries, reactor));
         });
     }
 
     #[test]
     fn loom_an_earlier_timer_wakes_a_driver_with_no_timer() {
-        an_earlier_timer_reaches_a_parking_driver(false);
+        an_earlier_timer_reaches_a_parking_driver(Earlier::First);
     }
 
     #[test]
     fn loom_an_earlier_timer_wakes_a_driver_with_a_later_timer() {
-        an_earlier_timer_reaches_a_parking_driver(true);
+        an_earlier_timer_reaches_a_parking_driver(Earlier::BeforeALater);
+    }
+
+    #[test]
+    fn loom_a_timer_reset_earlier_wakes_a_driver_parked_until_it() {
+        an_earlier_timer_reaches_a_parking_driver(Earlier::ResetFromLater);
     }
 }
