@@ -29,6 +29,7 @@
 
 use crate::error::with_context;
 use std::io;
+use std::sync::TryLockError;
 use std::time::Duration;
 
 use crate::reactor::Handle;
@@ -115,19 +116,72 @@ impl Hub {
     /// # Errors
     /// `epoll_wait` failed.
     pub fn wait(&self, timeout: Option<Duration>, ready: &mut Vec<usize>) -> io::Result<bool> {
-        ready.clear();
         let mut events = lock(&self.events);
-        self.selector.select(&mut events, timeout)?;
-        let mut woken = false;
-        events.for_each(|event| match event.token as usize {
-            WAKE_KEY => woken = true,
-            key => ready.push(key),
-        });
+        self.wait_locked(&mut events, timeout, ready)
+    }
+
+    /// [`wait`](Hub::wait) with a zero timeout, unless another thread is inside `wait` now:
+    /// then returns `Ok(None)` at once instead of queueing behind it. A caller that polls on
+    /// behalf of others gets `Some(true)` when it took a [`wake`](Hub::wake) meant for a
+    /// sleeper; it passes it on with `wake`.
+    ///
+    /// # Errors
+    /// `epoll_wait` failed.
+    pub fn try_poll(&self, ready: &mut Vec<usize>) -> io::Result<Option<bool>> {
+        let mut events = match self.events.try_lock() {
+            Ok(events) => events,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                ready.clear();
+                return Ok(None);
+            }
+        };
+        self.wait_locked(&mut events, Some(Duration::ZERO), ready)
+            .map(Some)
+    }
+
+    fn wait_locked(
+        &self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+        ready: &mut Vec<usize>,
+    ) -> io::Result<bool> {
+        ready.clear();
+        let woken = self.select(events, timeout, ready)?;
         if woken {
             // edge-triggered: the next write is reported again whatever the counter holds
             self.wake_up.clear_pending();
         }
         Ok(woken)
+    }
+
+    /// The wait itself: fills `ready`, returns whether the hub's own wake-up was reported.
+    #[cfg(not(loom))]
+    fn select(
+        &self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+        ready: &mut Vec<usize>,
+    ) -> io::Result<bool> {
+        self.selector.select(events, timeout)?;
+        let mut woken = false;
+        events.for_each(|event| match event.token as usize {
+            WAKE_KEY => woken = true,
+            key => ready.push(key),
+        });
+        Ok(woken)
+    }
+
+    /// Under loom only the hub's own wake-up is modelled (`sys::notify`): a wait reports no
+    /// reactor, and one with a timeout other than zero lasts until [`wake`](Hub::wake).
+    #[cfg(loom)]
+    fn select(
+        &self,
+        _events: &mut Events,
+        timeout: Option<Duration>,
+        _ready: &mut Vec<usize>,
+    ) -> io::Result<bool> {
+        Ok(self.wake_up.model_wait(timeout != Some(Duration::ZERO)))
     }
 
     /// Ends the current or next [`wait`](Hub::wait) with `Ok(true)`. Calls before that wait
@@ -143,18 +197,12 @@ impl Handle {
     /// with a deadline before this reactor's next one writes its wake-up eventfd. Returns the
     /// time until that next deadline (`None`: no timer pending), which bounds the sleep.
     pub fn park_elsewhere(&self) -> Option<Duration> {
-        let inner = &*self.inner;
-        let wheel = lock(&inner.timers);
-        let deadline = wheel.next_deadline();
-        inner
-            .parked_until
-            .store(deadline.unwrap_or(u64::MAX).max(1), Ordering::SeqCst);
-        deadline.map(|d| Duration::from_nanos(d.saturating_sub(inner.now_ns())))
+        self.inner.park()
     }
 
     /// Ends a sleep begun with [`park_elsewhere`](Handle::park_elsewhere).
     pub fn unpark_elsewhere(&self) {
-        self.inner.parked_until.store(0, Ordering::SeqCst);
+        self.inner.unpark();
     }
 
     /// `true` while a timer is pending on this reactor.

@@ -21,14 +21,13 @@
 use crate::error::with_context;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
-use std::sync::atomic::AtomicU64;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use slab::Slab;
 
 use crate::readiness::{Direction, ReadyEvent, ScheduledIo, WakeHook};
-use crate::sync::{lock, Arc, AtomicUsize, Mutex, Ordering};
+use crate::sync::{lock, Arc, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crate::sys::{notify::Notifier, Backend, Event, Events, Interest, Selector};
 use crate::timer::wheel::Wheel;
 use crate::token;
@@ -142,19 +141,13 @@ impl Reactor {
         let blocking = timeout != Some(Duration::ZERO);
         let mut timeout = timeout;
         if blocking {
-            let wheel = lock(&inner.timers);
-            let deadline = wheel.next_deadline();
-            if let Some(deadline) = deadline {
-                let until = Duration::from_nanos(deadline.saturating_sub(inner.now_ns()));
+            if let Some(until) = inner.park() {
                 timeout = Some(timeout.map_or(until, |t| t.min(until)));
             }
-            inner
-                .parked_until
-                .store(deadline.unwrap_or(u64::MAX).max(1), Ordering::SeqCst);
         }
         let selected = inner.selector.select(&mut self.events, timeout);
         if blocking {
-            inner.parked_until.store(0, Ordering::SeqCst);
+            inner.unpark();
         }
         selected?;
         inner.dispatch(&self.events, hook, &mut self.wake);
@@ -252,6 +245,23 @@ impl Inner {
         // first cross-thread wake-up would ever interrupt a blocking wait.
         self.selector
             .rearm(self.notifier.raw_fd(), token::WAKE, Interest::Read);
+    }
+
+    /// Step 1 of a turn, for a driver about to block (in its selector or elsewhere): publishes
+    /// the next deadline in `parked_until` under the wheel's lock, so that a timer inserted
+    /// from now on with an earlier one wakes the driver ([`Inner::wake_if_parked_past`], under
+    /// the same lock). Returns the time until that deadline (`None`: no timer pending).
+    pub(crate) fn park(&self) -> Option<Duration> {
+        let wheel = lock(&self.timers);
+        let deadline = wheel.next_deadline();
+        self.parked_until
+            .store(deadline.unwrap_or(u64::MAX).max(1), Ordering::SeqCst);
+        deadline.map(|d| Duration::from_nanos(d.saturating_sub(self.now_ns())))
+    }
+
+    /// The driver is awake again: timers need not wake it.
+    pub(crate) fn unpark(&self) {
+        self.parked_until.store(0, Ordering::SeqCst);
     }
 
     /// Wakes the driver if it is blocked past `deadline` (ns). Call with the wheel locked.
@@ -540,5 +550,82 @@ mod tests {
                 waker.join().unwrap();
             }
         }
+    }
+}
+
+/// Model checks of the timer hand-off to a parked driver (`RUSTFLAGS="--cfg loom" cargo test
+/// -p weft-reactor --release --lib loom`). The wake-up eventfd is modelled (`sys::notify`).
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use crate::TimerEntry;
+
+    /// How the timer that is due earliest comes, while the driver parks.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Earlier {
+        /// Added when no timer is pending (the driver would sleep with no deadline).
+        First,
+        /// Added before a pending later one (the driver would sleep until that one).
+        BeforeALater,
+        /// The pending later one, moved earlier with `reset`.
+        ResetFromLater,
+    }
+
+    /// A driver about to block publishes its deadline (step 1 of a turn, or `park_elsewhere`)
+    /// while another thread makes a timer due earlier than any pending one: either the
+    /// driver's deadline is that timer's, or the driver is woken. Otherwise it would sleep past
+    /// it.
+    fn an_earlier_timer_reaches_a_parking_driver(how: Earlier) {
+        loom::model(move || {
+            let reactor = Reactor::new(Backend::Epoll).unwrap();
+            let handle = reactor.handle();
+            let start = Instant::now();
+            let mut later = TimerEntry::new(&handle, start + Duration::from_secs(7200));
+            if how != Earlier::First {
+                let mut cx = Context::from_waker(Waker::noop());
+                assert!(later.poll_elapsed(&mut cx).is_pending());
+            }
+            let adder = {
+                let handle = handle.clone();
+                loom::thread::spawn(move || {
+                    let deadline = start + Duration::from_secs(3600);
+                    if how == Earlier::ResetFromLater {
+                        later.reset(deadline);
+                        return vec![later];
+                    }
+                    let mut entry = TimerEntry::new(&handle, deadline);
+                    let mut cx = Context::from_waker(Waker::noop());
+                    assert!(entry.poll_elapsed(&mut cx).is_pending());
+                    vec![entry, later]
+                })
+            };
+            let inner = &*handle.inner;
+            inner.park();
+            let entries = adder.join().unwrap();
+            // still parked: what it sleeps until, and whether its selector wait would end now
+            let sleeps_until = inner.parked_until.load(Ordering::SeqCst);
+            let woken = inner.notifier.model_wait(false);
+            inner.unpark();
+            assert!(
+                woken || sleeps_until <= inner.ns_of(entries[0].deadline()),
+                "the driver sleeps past the earlier timer unwoken"
+            );
+            drop((entries, reactor));
+        });
+    }
+
+    #[test]
+    fn loom_an_earlier_timer_wakes_a_driver_with_no_timer() {
+        an_earlier_timer_reaches_a_parking_driver(Earlier::First);
+    }
+
+    #[test]
+    fn loom_an_earlier_timer_wakes_a_driver_with_a_later_timer() {
+        an_earlier_timer_reaches_a_parking_driver(Earlier::BeforeALater);
+    }
+
+    #[test]
+    fn loom_a_timer_reset_earlier_wakes_a_driver_parked_until_it() {
+        an_earlier_timer_reaches_a_parking_driver(Earlier::ResetFromLater);
     }
 }

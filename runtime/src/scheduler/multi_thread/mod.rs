@@ -63,7 +63,7 @@ use weft_reactor::{with_context, Backend, Hub, Reactor, WakeHook};
 
 use self::idle::Idle;
 use self::queue::{Pointer, RunQueue};
-use self::sleep::{Mode, Sleep, TurnGate};
+use self::sleep::{HubState, Mode, Sleep, TurnGate};
 pub(crate) use self::worker::Worker;
 use super::inject::Inject;
 use super::stall::{StallMonitor, Watchdog};
@@ -107,30 +107,6 @@ pub(crate) struct Shared {
     pub(crate) blocking: blocking::Spawner,
 }
 
-/// The hub and who holds it (`sleep.rs`).
-#[derive(Debug)]
-struct HubState {
-    hub: Hub,
-    /// Held by the worker sleeping on the hub, or by whoever polls it for a moment.
-    held: AtomicBool,
-    /// Workers sleeping on their parker, whose sockets only the hub watches.
-    parker_sleepers: AtomicUsize,
-}
-
-impl HubState {
-    fn try_hold(&self) -> bool {
-        !self.held.load(Ordering::Relaxed)
-            && self
-                .held
-                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-    }
-
-    fn release(&self) {
-        self.held.store(false, Ordering::Release);
-    }
-}
-
 /// The part of a worker that other threads reach.
 #[derive(Debug)]
 struct Remote {
@@ -142,9 +118,7 @@ struct Remote {
     reactor: weft_reactor::Handle,
     /// The driver, locked only while someone turns it (the worker, or a sibling helping it).
     driver: Mutex<Option<Reactor>>,
-    /// Set while the worker sleeps (or is about to).
-    parked: AtomicBool,
-    /// How it sleeps, and its parker.
+    /// Whether and how it sleeps, and its parker.
     sleep: Sleep,
     /// Hand-off of events a helper could not dispatch because the driver was busy.
     gate: TurnGate,
@@ -267,7 +241,6 @@ impl MultiThread {
                 owned_pinned: OwnedTasks::default(),
                 reactor: reactor.handle(),
                 driver: Mutex::new(Some(reactor)),
-                parked: AtomicBool::new(false),
                 sleep: Sleep::new(),
                 gate: TurnGate::default(),
                 turns: AtomicU64::new(0),
@@ -287,11 +260,7 @@ impl MultiThread {
             for (index, remote) in remotes.iter().enumerate() {
                 hub.add(&remote.reactor, index)?;
             }
-            Some(HubState {
-                hub,
-                held: AtomicBool::new(false),
-                parker_sleepers: AtomicUsize::new(0),
-            })
+            Some(HubState::new(hub))
         } else {
             None
         };
@@ -375,7 +344,9 @@ impl MultiThread {
                 let _ = thread.join();
             }
         } else {
+            // pairs with the fence in `mark_exited`
             shared.gave_up.store(true, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
         }
         // Destructors run here may spawn (a cleanup task): they find the runtime closing and get
         // a cancelled handle, as on a worker, instead of "no runtime" panics.
@@ -589,17 +560,11 @@ impl Shared {
     /// on the hub for them: a busy worker between batches, and the watchdog each tick.
     fn poll_orphaned_reactors(&self, hook: &mut impl WakeHook) {
         let Some(hub) = &self.hub else { return };
-        if hub.parker_sleepers.load(Ordering::SeqCst) == 0 || !hub.try_hold() {
-            return;
-        }
         let mut ready = Vec::new();
-        let polled = hub.hub.wait(Some(Duration::ZERO), &mut ready);
-        hub.release();
-        if polled.is_ok() {
-            ready
-                .into_iter()
-                .for_each(|index| self.help_turn(index, hook));
-        }
+        hub.poll_orphans(&mut ready);
+        ready
+            .into_iter()
+            .for_each(|index| self.help_turn(index, hook));
     }
 
     fn push_inject(&self, task: Notified) {
@@ -633,12 +598,10 @@ impl Shared {
     }
 
     /// Worker `index` finished its shutdown (or never started). After a shutdown that gave up
-    /// waiting, it drops its reactor itself; `gave_up` and `exited` are both `SeqCst`, so the
-    /// worker or the shutdown (or both: the driver is taken once) sees the other's flag.
+    /// waiting, it drops its reactor itself ([`mark_exited`]).
     fn worker_exited(&self, index: usize) {
         let remote = &self.workers[index];
-        remote.exited.store(true, Ordering::SeqCst);
-        if self.gave_up.load(Ordering::SeqCst) {
+        if mark_exited(&remote.exited, &self.gave_up) {
             remote.drop_driver();
         }
         *lock(&self.exited) += 1;
@@ -681,6 +644,20 @@ impl Shared {
         }
         true
     }
+}
+
+/// The worker's half of step 3 of the shutdown (module docs) when the shutdown gives up
+/// waiting: marks the worker `exited` and returns whether the shutdown had `gave_up` already,
+/// in which case the worker drops its own reactor. The shutdown stores `gave_up`, then drops
+/// the reactors of the workers it sees `exited`. Each side stores its flag, then a `SeqCst`
+/// fence, then loads the other's, so the worker or the shutdown (or both: the driver is taken
+/// once) sees the other's flag and no reactor is left behind; the loom model below checks it.
+/// (`SeqCst` stores and loads alone would do in the C++ model, but loom checks such a pairing
+/// only through fences: it treats `SeqCst` accesses as acquire/release.)
+fn mark_exited(exited: &AtomicBool, gave_up: &AtomicBool) -> bool {
+    exited.store(true, Ordering::SeqCst);
+    fence(Ordering::SeqCst);
+    gave_up.load(Ordering::SeqCst)
 }
 
 impl Schedule for Arc<Shared> {
@@ -737,13 +714,10 @@ impl Schedule for PinnedTo {
             }
             _ => {
                 let owner = &self.shared.workers[self.owner];
-                if owner.inbox.push([task]) {
-                    // pairs with the fence in `Worker::park`: either it sees the task, or we see
-                    // it parked
-                    fence(Ordering::SeqCst);
-                    if owner.parked.load(Ordering::SeqCst) {
-                        self.shared.wake_worker(self.owner);
-                    }
+                // pairs with `Sleep::set_parked` in `Worker::park`: either it sees the task, or
+                // we see it parked
+                if owner.inbox.push([task]) && owner.sleep.parked_after_push() {
+                    self.shared.wake_worker(self.owner);
                 }
             }
         })
@@ -767,5 +741,38 @@ impl Schedule for PinnedTo {
             let what = format!("task {} {}", task.id(), task.meta());
             monitor.report(what.trim_end(), ran);
         }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::thread;
+
+    /// A shutdown gives up waiting (`MultiThread::shutdown`'s steps) just as the worker exits
+    /// (`Shared::worker_exited`'s): its reactor is dropped, by one or the other. A reactor left
+    /// behind would leave its pending I/O and timers waiting for ever.
+    #[test]
+    fn loom_a_worker_exiting_as_the_shutdown_gives_up_has_its_reactor_dropped() {
+        loom::model(|| {
+            let exited = Arc::new(AtomicBool::new(false));
+            let gave_up = Arc::new(AtomicBool::new(false));
+            let driver = Arc::new(Mutex::new(Some(())));
+            let worker = {
+                let (exited, gave_up, driver) = (exited.clone(), gave_up.clone(), driver.clone());
+                thread::spawn(move || {
+                    if mark_exited(&exited, &gave_up) {
+                        lock(&driver).take();
+                    }
+                })
+            };
+            gave_up.store(true, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            if exited.load(Ordering::SeqCst) {
+                lock(&driver).take();
+            }
+            worker.join().unwrap();
+            assert!(lock(&driver).is_none(), "nobody dropped the reactor");
+        });
     }
 }

@@ -31,7 +31,7 @@ use crate::context::{self, Scheduler};
 use crate::coop;
 use crate::scheduler::inject::Inject;
 use crate::scheduler::local_queue::LocalQueue;
-use crate::shim::{fence, Arc, Ordering};
+use crate::shim::{Arc, Ordering};
 use crate::task::{self, Header, JoinHandle, Notified, TaskMeta};
 
 /// Picks between which the inject queue goes first (fairness for other threads' spawns).
@@ -305,8 +305,7 @@ impl Worker {
         remote.sleep.set_mode(mode);
         let was_searching = self.searching.replace(false);
         let last_searcher = shared.idle.park(self.index, was_searching);
-        remote.parked.store(true, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
+        remote.sleep.set_parked();
         if !shared.closing.load(Ordering::SeqCst) && !self.work_visible(last_searcher) {
             match (mode, &shared.hub) {
                 (Mode::Hub, Some(hub)) => self.sleep_on_hub(hub),
@@ -320,7 +319,7 @@ impl Worker {
                 hub.release();
             }
         }
-        remote.parked.store(false, Ordering::Relaxed);
+        remote.sleep.clear_parked();
         self.searching.set(shared.idle.unpark(self.index));
         // Only now, off the sleepers list: a notification sent while this worker was still
         // listed could pick this worker itself, and the wake-up would be spent on nobody (a
@@ -331,11 +330,9 @@ impl Worker {
     /// How to sleep: on the hub if nobody does; else on the parker, unless a timer is pending
     /// here (then in the reactor, which watches it).
     fn sleep_mode(&self) -> Mode {
-        match &self.shared.hub {
-            Some(hub) if hub.try_hold() => Mode::Hub,
-            Some(_) if !self.remote().reactor.has_timers() => Mode::Parker,
-            _ => Mode::Reactor,
-        }
+        Mode::choose(self.shared.hub.as_ref(), || {
+            self.remote().reactor.has_timers()
+        })
     }
 
     /// Waits on the hub, turning whichever reactors report, until this worker has work or is
@@ -378,15 +375,10 @@ impl Worker {
     /// Sleeps on the parker until woken; the hub's sleeper watches this worker's reactor.
     fn sleep_on_parker(&self, hub: &HubState) {
         let remote = self.remote();
-        hub.parker_sleepers.fetch_add(1, Ordering::SeqCst);
-        // a timer added since `sleep_mode` looked, or the hub let go since: park again
-        let timers = remote.reactor.park_elsewhere().is_some();
-        if !timers && hub.held.load(Ordering::SeqCst) && !remote.sleep.take_notified() {
+        if hub.enter_parker_sleep(&remote.reactor, &remote.sleep) {
             remote.sleep.parker.park();
         }
-        remote.reactor.unpark_elsewhere();
-        hub.parker_sleepers.fetch_sub(1, Ordering::SeqCst);
-        remote.sleep.take_notified();
+        hub.leave_parker_sleep(&remote.reactor, &remote.sleep);
     }
 
     /// Tasks this worker would run next.
