@@ -313,3 +313,16 @@ fn mt_queue_depth_counts_pinned_tasks_waiting_on_their_worker() {
         "queue_depth = {depth} while 10 ready tasks wait for the worker"
     );
 }
+
+/// Regression: a finished task woke its `JoinHandle` before leaving the owned list, so a
+/// joiner that read the metrics right away could still count it alive.
+#[test]
+fn a_joined_task_is_no_longer_counted_alive() {
+    let rt = util::multi_thread_rt(2);
+    rt.block_on(async {
+        for round in 0..300 {
+            weft::spawn(async {}).await.unwrap();
+            assert_eq!(rt.metrics().alive_tasks, 0, "round {round}");
+        }
+    });
+}

@@ -290,6 +290,12 @@ where
         // SAFETY: the caller's reference keeps the cell alive.
         let cell = unsafe { Self::from_header(ptr) };
         let prev = cell.header.state.transition_to_complete();
+        // Off the owned list before the `JoinHandle` hears: a joiner that then reads the
+        // metrics must not still count the task alive. The caller's reference keeps the cell.
+        if release {
+            let this = ManuallyDrop::new(Task::from_raw(ptr));
+            drop(cell.scheduler.release(&this));
+        }
         if prev & JOIN_INTEREST == 0 {
             // Nobody will read the output: drop it here, on the runtime's thread.
             // SAFETY: COMPLETE without JOIN_INTEREST leaves the stage to us.
@@ -303,10 +309,6 @@ where
                     forget_payload(payload);
                 }
             }
-        }
-        if release {
-            let this = ManuallyDrop::new(Task::from_raw(ptr));
-            drop(cell.scheduler.release(&this));
         }
         // SAFETY: the caller's reference is ours to give up.
         unsafe { release_ref(ptr) };
