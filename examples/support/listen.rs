@@ -156,8 +156,9 @@ impl<F: Future<Output = io::Result<()>>> Future for Reported<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let server = self.server;
-        // SAFETY: `connection` is structurally pinned: it is never moved out of `Reported` or
-        // handed out unpinned, and `Reported` implements neither `Drop` nor `Unpin` itself.
+        // `connection` is never moved out of `Reported` or handed out unpinned, and `Reported`
+        // implements neither `Drop` nor `Unpin` itself.
+        // SAFETY: so `connection` is structurally pinned, and projecting the pin to it is sound.
         let connection = unsafe { self.map_unchecked_mut(|this| &mut this.connection) };
         if let Err(e) = ready!(connection.poll(cx)) {
             if !cli::is_peer_gone(&e) {

@@ -66,8 +66,9 @@ impl Notifier {
     #[cfg(not(loom))]
     fn write_one(&self) {
         let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a live u64 to an eventfd we own. EAGAIN (counter
-        // saturated) still leaves the eventfd readable, which is all a wake needs.
+        // EAGAIN (counter saturated) still leaves the eventfd readable, which is all a wake
+        // needs.
+        // SAFETY: writes 8 bytes from a live u64 to an eventfd we own.
         let _ = unsafe {
             libc::write(
                 self.fd.as_raw_fd(),
@@ -81,8 +82,8 @@ impl Notifier {
     #[cfg(not(loom))]
     fn read_all(&self) {
         let mut value: u64 = 0;
-        // SAFETY: reads 8 bytes into a live u64 from an eventfd we own; EAGAIN (already empty)
-        // is harmless.
+        // EAGAIN (already empty) is harmless.
+        // SAFETY: reads 8 bytes into a live u64 from an eventfd we own.
         let _ = unsafe {
             libc::read(
                 self.fd.as_raw_fd(),
