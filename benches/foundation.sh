@@ -2,7 +2,10 @@
 # Foundation benchmark: weft against tokio and a hand-written epoll loop.
 #
 # usage: bash benches/foundation.sh [rounds=5] [secs=10]
-#        (REPORT=PATH writes the report there instead of benches/results/foundation-DATE.md)
+#        REPORT=PATH     writes the report there instead of benches/results/foundation-DATE.md
+#        BENCHES=LIST    the loads to run, "echo http" by default ("http" alone for a long
+#                        HTTP-only run)
+#        CALLGRIND=0     skips the instruction counts (step 3)
 #
 #   1. builds the weft example servers (echo, hello_server) and the weft-benches binaries;
 #   2. throughput: for every round, every server in rotating order, server pinned to CPU 0 and
@@ -10,6 +13,8 @@
 #      counted), HTTP via wrk (1 thread, 100 connections, after a 1 s wrk warm-up);
 #   3. instructions per request: each server under callgrind, warmed up for 2 s, counters zeroed,
 #      measured load for 5 s, counters dumped; total Ir divided by completed requests;
+#      every ratio gets a 90% bootstrap interval of its median: with rounds this noisy
+#      (+-10% each), that interval says whether a bar is met, missed or not yet told apart;
 #   4. writes a markdown report to benches/results/foundation-DATE.md and prints it.
 #
 # A server whose binary is missing (the weft examples, while they are being written) is reported
@@ -26,11 +31,27 @@ CLIENT_CPU=1
 CONNS=100
 SIZE=64
 
+BENCHES=${BENCHES:-echo http}
+CALLGRIND=${CALLGRIND:-1}
+
 if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ && $SECS =~ ^[1-9][0-9]*$ ]]; then
     echo "usage: bash benches/foundation.sh [rounds=5] [secs=10]" >&2
     exit 2
 fi
-for tool in cargo python3 taskset wrk valgrind callgrind_control; do
+for bench in $BENCHES; do
+    [[ $bench == echo || $bench == http ]] || {
+        echo "foundation.sh: BENCHES=\"$BENCHES\": each must be echo or http" >&2
+        exit 2
+    }
+done
+[[ -n ${BENCHES// /} ]] || { echo "foundation.sh: BENCHES is empty" >&2; exit 2; }
+[[ $CALLGRIND == 0 || $CALLGRIND == 1 ]] || {
+    echo "foundation.sh: CALLGRIND=\"$CALLGRIND\": expected 0 or 1" >&2
+    exit 2
+}
+TOOLS=(cargo python3 taskset wrk)
+((CALLGRIND)) && TOOLS+=(valgrind callgrind_control)
+for tool in "${TOOLS[@]}"; do
     command -v "$tool" >/dev/null || { echo "foundation.sh: \`$tool\` is required" >&2; exit 2; }
 done
 
@@ -94,7 +115,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     for ((i = 0; i < ${#SERVERS[@]}; i++)); do
         order+=("${SERVERS[(i + round - 1) % ${#SERVERS[@]}]}")
     done
-    for bench in echo http; do
+    for bench in $BENCHES; do
         for server in "${order[@]}"; do
             bin=${BINARY[$bench:$server]}
             [[ -n $bin ]] || continue
@@ -126,7 +147,9 @@ done
 
 INSTR=$WORK/instructions.tsv
 : >"$INSTR"
-for bench in echo http; do
+COUNTED=$BENCHES
+((CALLGRIND)) || COUNTED=""
+for bench in $COUNTED; do
     for server in "${SERVERS[@]}"; do
         bin=${BINARY[$bench:$server]}
         [[ -n $bin ]] || continue
@@ -156,13 +179,16 @@ DATE=$(date '+%F %T %z') NPROC=$(nproc) KERNEL=$(uname -r) CPU=$(cpu_model) RUST
     COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown) PROFILE=$(release_profile) \
     ROUNDS=$ROUNDS SECS=$SECS CG_WARMUP=$CG_WARMUP CG_SECS=$CG_SECS CONNS=$CONNS SIZE=$SIZE \
     SERVER_CPU=$SERVER_CPU CLIENT_CPU=$CLIENT_CPU WEFT_BUILD=$WEFT_BUILD \
+    BENCHES=$BENCHES CALLGRIND=$CALLGRIND \
     WEFT_ECHO=${BINARY[echo:weft]} WEFT_HTTP=${BINARY[http:weft]} \
-    python3 - "$THROUGHPUT" "$INSTR" >"$REPORT" <<'PY'
+    PYTHONPATH="$ROOT/benches" python3 - "$THROUGHPUT" "$INSTR" >"$REPORT" <<'PY'
 import os, statistics, sys
+from stats import median_interval, span
 
 env = os.environ
 servers = ["weft", "tokio", "raw"]
 benches = {"echo": ("Echo", "messages/s"), "http": ("HTTP hello", "requests/s")}
+benches = {b: t for b, t in benches.items() if b in env["BENCHES"].split()}
 
 rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip()]
 results = {}   # (bench, server) -> {round: (rate, errors)}
@@ -239,14 +265,23 @@ for bench, (title, unit) in benches.items():
         total_errors = sum(e for e in errors if e is not None)
         w(f"| {s} | " + " | ".join(num(v) for v in rates) + f" | **{num(median(rates))}** | {total_errors} |")
     w("")
-    w("| ratio | " + " | ".join(f"round {r}" for r in range(1, rounds + 1)) + " | median |")
-    w("|" + "---|" * (rounds + 2))
+    w("| ratio | " + " | ".join(f"round {r}" for r in range(1, rounds + 1))
+      + " | median | 90% interval |")
+    w("|" + "---|" * (rounds + 3))
     for a, b in (("weft", "tokio"), ("weft", "raw"), ("tokio", "raw")):
         pa, pb = results.get((bench, a), {}), results.get((bench, b), {})
         rs = [ratio(pa.get(r, (None,))[0], pb.get(r, (None,))[0]) for r in range(1, rounds + 1)]
-        w(f"| {a}/{b} | " + " | ".join(num(v, 3) for v in rs) + f" | **{num(median(rs), 3)}** |")
+        w(f"| {a}/{b} | " + " | ".join(num(v, 3) for v in rs)
+          + f" | **{num(median(rs), 3)}** | {span(median_interval(rs))} |")
     w("")
 
+w("The interval is a bootstrap of the median over the rounds (4,000 resamples): a bar is met "
+  "when the whole interval lies above it, missed when it lies below, and not yet told apart "
+  "when it straddles it.\n")
+
+if env["CALLGRIND"] == "0":
+    print("\n".join(out))
+    sys.exit(0)
 w("## Instructions per request (callgrind)\n")
 w("Instructions (Ir) the server process executed in user space while the measured load ran, "
   "divided by the requests the client completed in that time. Kernel work (syscalls, TCP) is not "

@@ -15,11 +15,13 @@
 #                      DIR/{tokio_echo,tokio_hello,echo_load}): no cargo needed, e.g. on a
 #                      machine lent for one scaling run
 #   REPORT=PATH        where the report goes (default benches/results/multi_thread-DATE.md)
+#   BENCHES=LIST       the loads to run, "echo http" by default
 #
 # With 2 workers on a 2-core machine nothing can be pinned apart: server and client share all
 # CPUs. Rounds alternate which server goes first. Reports the median throughput and p99 latency
 # of each server and, pairing each round's runs, the median of the per-round ratios weft/tokio
-# of both and in how many rounds weft's p99 was the lower one.
+# of both with a 90% bootstrap interval (benches/stats.py), and in how many rounds weft's p99
+# was the lower one.
 
 set -uo pipefail
 
@@ -31,6 +33,14 @@ if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ && $SECS =~ ^[1-9][0-9]*$ && $THREADS =~ ^[1-9]
     exit 2
 fi
 CLIENTS=${CLIENTS:-1}
+BENCHES=${BENCHES:-echo http}
+for bench in $BENCHES; do
+    [[ $bench == echo || $bench == http ]] || {
+        echo "multi_thread.sh: BENCHES=\"$BENCHES\": each must be echo or http" >&2
+        exit 2
+    }
+done
+[[ -n ${BENCHES// /} ]] || { echo "multi_thread.sh: BENCHES is empty" >&2; exit 2; }
 [[ $CLIENTS =~ ^[1-9][0-9]*$ ]] || { echo "multi_thread.sh: CLIENTS must be a positive number" >&2; exit 2; }
 NEEDED=(python3 wrk taskset)
 [[ -n ${WEFT_BENCH_BIN:-} ]] || NEEDED+=(cargo)
@@ -118,7 +128,7 @@ load() {
 
 : >"$WORK/rows"
 for ((round = 1; round <= ROUNDS; round++)); do
-    for bench in echo http; do
+    for bench in $BENCHES; do
         if ((round % 2)); then order=(weft weft-shared tokio); else order=(tokio weft-shared weft); fi
         for server in "${order[@]}"; do
             result=$(run_one "$server" "$bench") || exit 1
@@ -129,11 +139,12 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 
 REPORT=${REPORT:-benches/results/multi_thread-$(date +%F).md}
-python3 - "$WORK/rows" "$ROUNDS" "$SECS" "$THREADS" "$(cpu_model)" "$(uname -r)" "$(nproc)" \
-    "$CLIENTS" "$SERVER_CPUS" "$CLIENT_CPUS" >"$REPORT" <<'PY'
+PYTHONPATH="$ROOT/benches" python3 - "$WORK/rows" "$ROUNDS" "$SECS" "$THREADS" "$(cpu_model)" "$(uname -r)" "$(nproc)" \
+    "$CLIENTS" "$SERVER_CPUS" "$CLIENT_CPUS" "$BENCHES" >"$REPORT" <<'PY'
 import statistics, sys
+from stats import median_interval, span
 rows = [l.split() for l in open(sys.argv[1])]
-rounds, secs, threads, cpu, kernel, ncpu, clients, server_cpus, client_cpus = sys.argv[2:11]
+rounds, secs, threads, cpu, kernel, ncpu, clients, server_cpus, client_cpus, benches = sys.argv[2:12]
 data = {}
 for rnd, bench, server, rate, p99 in rows:
     data.setdefault((bench, server), {})[int(rnd)] = (float(rate), float(p99))
@@ -141,25 +152,32 @@ print(f"# Multi-thread benchmark: weft vs tokio, {threads} workers each\n")
 print(f"Machine: {cpu} ({ncpu} CPUs), kernel {kernel}; release build; server on CPUs "
       f"{server_cpus}, load on CPUs {client_cpus}; {clients} load generator(s) of 100 "
       f"connections; {rounds} rounds of {secs} s, alternating which server goes first.\n")
-print("| load | server | throughput | vs tokio (median of per-round ratios) | p99 | p99 vs tokio (median of per-round ratios) | rounds with the lower p99 |")
-print("|---|---|---:|---:|---:|---:|---:|")
+print("| load | server | throughput | vs tokio (median of per-round ratios) | 90% interval | p99 | p99 vs tokio (median of per-round ratios) | 90% interval | rounds with the lower p99 |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
 names = {"weft": "weft, a reuseport listener per worker", "weft-shared": "weft, one shared listener",
          "tokio": "tokio multi_thread"}
 conns = 100 * int(clients)
 for bench, unit, name in (("echo", "msgs/s", f"echo, {conns} conns, 64 B"),
                           ("http", "req/s", f"HTTP, wrk -t{clients} -c{conns}")):
+    if (bench, "tokio") not in data:
+        continue
     t = data[(bench, "tokio")]
     for server in ("weft", "weft-shared", "tokio"):
         d = data[(bench, server)]
         paired = [r for r in d if r in t]
-        ratio = statistics.median(d[r][0] / t[r][0] for r in paired)
-        p99_ratio = statistics.median(d[r][1] / t[r][1] for r in paired)
+        ratios = [d[r][0] / t[r][0] for r in paired]
+        p99_ratios = [d[r][1] / t[r][1] for r in paired]
+        ratio, p99_ratio = statistics.median(ratios), statistics.median(p99_ratios)
         lower = "" if server == "tokio" else \
             f"{sum(d[r][1] < t[r][1] for r in paired)} of {len(paired)}"
         med = lambda i: statistics.median(v[i] for v in d.values())
-        print(f"| {name} | {names[server]} | {med(0):,.0f} {unit} | {ratio:.3f} | "
-              f"{med(1):,.0f} µs | {p99_ratio:.3f} | {lower} |")
+        ci = "" if server == "tokio" else span(median_interval(ratios))
+        p99_ci = "" if server == "tokio" else span(median_interval(p99_ratios))
+        print(f"| {name} | {names[server]} | {med(0):,.0f} {unit} | {ratio:.3f} | {ci} | "
+              f"{med(1):,.0f} µs | {p99_ratio:.3f} | {p99_ci} | {lower} |")
 env = "" if clients == "1" else f"CLIENTS={clients} "
+if benches != "echo http":
+    env += f'BENCHES="{benches}" '
 if server_cpus != client_cpus or server_cpus != f"0-{int(ncpu) - 1}":
     env += f"SERVER_CPUS={server_cpus} CLIENT_CPUS={client_cpus} "
 print(f"\nCommand: `{env}bash benches/multi_thread.sh {rounds} {secs} {threads}`")
