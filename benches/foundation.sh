@@ -38,13 +38,6 @@ if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ && $SECS =~ ^[1-9][0-9]*$ ]]; then
     echo "usage: bash benches/foundation.sh [rounds=5] [secs=10]" >&2
     exit 2
 fi
-for bench in $BENCHES; do
-    [[ $bench == echo || $bench == http ]] || {
-        echo "foundation.sh: BENCHES=\"$BENCHES\": each must be echo or http" >&2
-        exit 2
-    }
-done
-[[ -n ${BENCHES// /} ]] || { echo "foundation.sh: BENCHES is empty" >&2; exit 2; }
 [[ $CALLGRIND == 0 || $CALLGRIND == 1 ]] || {
     echo "foundation.sh: CALLGRIND=\"$CALLGRIND\": expected 0 or 1" >&2
     exit 2
@@ -57,9 +50,10 @@ done
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 2
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/weft-foundation.XXXXXX")
-# free_port, wait_port, stop, bench_build, run_client, parse_client, callgrind_*.
+# free_port, wait_port, stop, bench_build, run_client, parse_client, callgrind_*, check_benches.
 source "$ROOT/benches/lib.sh"
+check_benches foundation.sh
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/weft-foundation.XXXXXX")
 
 # Every process started in the background is listed here and killed on exit.
 PIDS=()

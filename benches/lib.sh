@@ -184,3 +184,16 @@ cpu_model() {
 release_profile() {
     sed -n '/^\[profile.release\]/,/^\[/p' Cargo.toml | grep -v '^\[' | grep . | paste -sd';' -
 }
+
+# check_benches SCRIPT: exits 2 with a message unless $BENCHES lists only "echo" and "http"
+# (at least one).
+check_benches() {
+    local bench
+    [[ -n ${BENCHES// /} ]] || { echo "$1: BENCHES is empty" >&2; exit 2; }
+    for bench in $BENCHES; do
+        [[ $bench == echo || $bench == http ]] || {
+            echo "$1: BENCHES=\"$BENCHES\": each must be echo or http" >&2
+            exit 2
+        }
+    done
+}

@@ -34,13 +34,6 @@ if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ && $SECS =~ ^[1-9][0-9]*$ && $THREADS =~ ^[1-9]
 fi
 CLIENTS=${CLIENTS:-1}
 BENCHES=${BENCHES:-echo http}
-for bench in $BENCHES; do
-    [[ $bench == echo || $bench == http ]] || {
-        echo "multi_thread.sh: BENCHES=\"$BENCHES\": each must be echo or http" >&2
-        exit 2
-    }
-done
-[[ -n ${BENCHES// /} ]] || { echo "multi_thread.sh: BENCHES is empty" >&2; exit 2; }
 [[ $CLIENTS =~ ^[1-9][0-9]*$ ]] || { echo "multi_thread.sh: CLIENTS must be a positive number" >&2; exit 2; }
 NEEDED=(python3 wrk taskset)
 [[ -n ${WEFT_BENCH_BIN:-} ]] || NEEDED+=(cargo)
@@ -52,6 +45,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 2
 # shellcheck source=benches/lib.sh
 source benches/lib.sh
+check_benches multi_thread.sh
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/weft-mt.XXXXXX")
 PIDS=()
 trap 'stop "${PIDS[@]}"; rm -rf "$WORK"' EXIT
