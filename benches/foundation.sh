@@ -11,10 +11,11 @@
 #   2. throughput: for every round, every server in rotating order, server pinned to CPU 0 and
 #      client to CPU 1: echo via echo_load (100 connections, 64-byte ping-pong, first second not
 #      counted), HTTP via wrk (1 thread, 100 connections, after a 1 s wrk warm-up);
+#      each throughput ratio is the median of the per-round ratios, with a 90% bootstrap
+#      interval of that median (benches/stats.py): with rounds this noisy (+-10% each), the
+#      interval says whether a bar is met, missed or not yet told apart;
 #   3. instructions per request: each server under callgrind, warmed up for 2 s, counters zeroed,
 #      measured load for 5 s, counters dumped; total Ir divided by completed requests;
-#      every ratio gets a 90% bootstrap interval of its median: with rounds this noisy
-#      (+-10% each), that interval says whether a bar is met, missed or not yet told apart;
 #   4. writes a markdown report to benches/results/foundation-DATE.md and prints it.
 #
 # A server whose binary is missing (the weft examples, while they are being written) is reported
