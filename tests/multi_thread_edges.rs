@@ -87,10 +87,9 @@ fn weft_workers_garbage_is_an_error_not_a_panic() {
 fn a_failed_build_leaves_no_worker_threads_behind() {
     if std::env::var("WEFT_TEST_NPROC_CHILD").is_ok() {
         let workers = || {
-            std::fs::read_dir("/proc/self/task")
-                .unwrap()
-                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-                .filter(|c| c.starts_with("weft-worker"))
+            util::thread_names()
+                .iter()
+                .filter(|name| name.starts_with("weft-worker"))
                 .count()
         };
         // cap the address space a little above what is mapped now: some worker stacks fit,

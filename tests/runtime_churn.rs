@@ -23,7 +23,7 @@ fn a_thousand_runtimes_leak_no_threads_or_descriptors() {
         threads_after,
         threads_before,
         "threads leaked; alive now: {:?}",
-        thread_names()
+        util::thread_names()
     );
 }
 
@@ -44,12 +44,4 @@ fn settled_thread_count(expected: usize) -> usize {
 
 fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
-}
-
-fn thread_names() -> Vec<String> {
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
-        .map(|name| name.trim_end().to_owned())
-        .collect()
 }

@@ -368,6 +368,15 @@ pub fn open_fds() -> usize {
         .saturating_sub(1) // the directory's own descriptor
 }
 
+/// The names of this process's threads now (`/proc/self/task/*/comm`).
+pub fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_owned())
+        .collect()
+}
+
 /// CPU time (user + system) used by the whole process so far.
 pub fn cpu_time() -> Duration {
     // SAFETY: an all-zero `rusage` is a valid value to be overwritten.
