@@ -155,8 +155,11 @@ where
         match polled {
             Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
                 IdleAction::Parked => {}
-                // SAFETY: the queue reference is still ours (`Reschedule`) or the last one.
-                action => unsafe { Self::after_idle(ptr, action) },
+                // Woken during the poll: the queue reference becomes the new queue entry.
+                // SAFETY: the queue reference is still ours.
+                IdleAction::Reschedule => unsafe { Self::schedule(ptr) },
+                // SAFETY: the state word says no reference is left.
+                IdleAction::Dealloc => unsafe { Self::dealloc(ptr) },
             },
             // SAFETY: `RUNNING` and the queue reference are still ours.
             Ok(Poll::Ready(output)) => unsafe { Self::finish(ptr, Ok(output)) },
@@ -184,25 +187,6 @@ where
         unsafe { cell.cancel_future() };
         // SAFETY: as above; the queue reference is handed to `complete`.
         unsafe { Self::complete(ptr, true) };
-    }
-
-    /// A poll returned `Pending` and the task did not simply park: it was woken during the poll
-    /// (`Reschedule`, which reuses the queue reference) or nothing refers to it any more.
-    ///
-    /// # Safety
-    /// As [`Cell::run`], after `transition_to_idle` returned `action`.
-    #[inline(never)]
-    unsafe fn after_idle(ptr: NonNull<Header>, action: IdleAction) {
-        match action {
-            IdleAction::Parked => {}
-            // SAFETY: the state word says no reference is left.
-            IdleAction::Dealloc => unsafe { Self::dealloc(ptr) },
-            IdleAction::Reschedule => {
-                // SAFETY: the queue reference keeps the cell alive.
-                let cell = unsafe { Self::from_header(ptr) };
-                cell.scheduler.schedule(Notified(Task::from_raw(ptr)));
-            }
-        }
     }
 
     /// The future returned `Ready` or panicked: store the result and complete the task.
@@ -314,16 +298,23 @@ where
         unsafe { release_ref(ptr) };
     }
 
+    /// Kept out of line, as every path of [`Cell::run`] but the one where the task parks: the
+    /// poll loop's common case stays short.
+    ///
     /// # Safety
     /// The caller owns a reference it hands to the scheduler's queue.
+    #[inline(never)]
     unsafe fn schedule(ptr: NonNull<Header>) {
         // SAFETY: the caller's reference keeps the cell alive.
         let cell = unsafe { Self::from_header(ptr) };
         cell.scheduler.schedule(Notified(Task::from_raw(ptr)));
     }
 
+    /// Kept out of line, as [`schedule`](Cell::schedule).
+    ///
     /// # Safety
     /// No reference to the task remains.
+    #[inline(never)]
     unsafe fn dealloc(ptr: NonNull<Header>) {
         // SAFETY: the cell was created by `Box::leak` in `allocate` and nobody else can reach
         // it any more.
