@@ -28,6 +28,8 @@ use slab::Slab;
 
 use crate::readiness::{Direction, ReadyEvent, ScheduledIo, WakeHook};
 use crate::sync::{lock, Arc, AtomicU64, AtomicUsize, Mutex, Ordering};
+#[cfg(loom)]
+use crate::sys::EventBits;
 use crate::sys::{notify::Notifier, Backend, Event, Events, Interest, Selector};
 use crate::timer::wheel::Wheel;
 use crate::token;
@@ -145,7 +147,15 @@ impl Reactor {
                 timeout = Some(timeout.map_or(until, |t| t.min(until)));
             }
         }
+        // (under loom the selector only polls; the wait itself is modelled just below)
+        let timeout = if cfg!(loom) {
+            Some(Duration::ZERO)
+        } else {
+            timeout
+        };
         let selected = inner.selector.select(&mut self.events, timeout);
+        #[cfg(loom)]
+        inner.model_wake_up(&mut self.events, blocking);
         if blocking {
             inner.unpark();
         }
@@ -233,6 +243,20 @@ impl Inner {
             _ => {
                 self.stale_events.fetch_add(1, Ordering::Relaxed);
             }
+        }
+    }
+
+    /// Under loom the wake-up eventfd is modelled (`sys::notify`): a turn polls the selector,
+    /// then reports the wake-up if there was one; a blocking turn first waits for it. Time does
+    /// not pass in a model, so no timeout or timer ends that wait: a lost wake-up shows as
+    /// loom's deadlock.
+    #[cfg(loom)]
+    fn model_wake_up(&self, events: &mut Events, blocking: bool) {
+        if self.notifier.model_wait(blocking) {
+            events.add_modelled(Event {
+                token: token::WAKE,
+                bits: EventBits(EventBits::READABLE),
+            });
         }
     }
 

@@ -118,6 +118,13 @@ impl Events {
         }
     }
 
+    /// Under loom: adds an event of a modelled wait to those the last `select` reported
+    /// (`Reactor::turn_with`).
+    #[cfg(loom)]
+    pub(crate) fn add_modelled(&mut self, event: Event) {
+        self.ready.push(event);
+    }
+
     /// Room for `capacity` events per wait.
     pub(crate) fn with_capacity(capacity: usize) -> Events {
         Events {

@@ -16,7 +16,9 @@
 //!   woken for work. Their sockets are watched by the hub's sleeper; while nobody sleeps on the
 //!   hub, by busy workers between batches and by the watchdog each tick.
 //! - **Reactor**: a worker with timers pending that cannot take the hub blocks in its own
-//!   reactor, as every worker does without a hub (the `poll` backend, one worker).
+//!   reactor, as every worker does without a hub (the `poll` backend, one worker). A wake
+//!   writes that reactor's wake-up eventfd; a loom model below checks that it always ends the
+//!   sleep, with the reactor's own turn (whose wait loom models through that eventfd).
 //!
 //! # Who holds the hub
 //!
@@ -424,10 +426,13 @@ mod loom_models {
     /// when it slept for nothing) while another thread queues a pinned task for it
     /// (`PinnedTo::schedule`'s steps) and a poller polls the hub: the worker ends up seeing
     /// the task. A lost wake-up leaves it asleep for ever, which loom reports as a deadlock.
-    fn a_pinned_task_always_wakes_its_worker(held: bool, orphans: usize) {
+    /// `timers`: the worker has timers pending, so with the hub held it sleeps in its own
+    /// reactor (a blocking turn; under loom only the reactor's wake-up eventfd can end it).
+    fn a_pinned_task_always_wakes_its_worker(held: bool, orphans: usize, timers: bool) {
         loom::model(move || {
             let hub = hub(held, orphans);
-            let reactor = weft_reactor::Reactor::new(Backend::Epoll).unwrap().handle();
+            let mut driver = weft_reactor::Reactor::new(Backend::Epoll).unwrap();
+            let reactor = driver.handle();
             let sleep = Arc::new(Sleep::new());
             let inbox = Arc::new(AtomicUsize::new(0));
             let pusher = {
@@ -444,7 +449,7 @@ mod loom_models {
             let poller = poller(&hub);
             let mut ready = Vec::new();
             while inbox.load(Ordering::Acquire) == 0 {
-                let mode = Mode::choose(Some(&hub), || false);
+                let mode = Mode::choose(Some(&hub), || timers);
                 sleep.set_mode(mode);
                 sleep.set_parked();
                 if inbox.load(Ordering::Acquire) == 0 {
@@ -462,7 +467,11 @@ mod loom_models {
                             }
                             hub.leave_parker_sleep(&reactor, &sleep);
                         }
-                        Mode::Reactor | Mode::Awake => unreachable!("no timers here"),
+                        // `Worker::turn(None)`
+                        Mode::Reactor => {
+                            driver.turn(None).unwrap();
+                        }
+                        Mode::Awake => unreachable!("a parking worker chose how to sleep"),
                     }
                 }
                 sleep.set_mode(Mode::Awake);
@@ -480,13 +489,20 @@ mod loom_models {
     /// worker sleeps on the hub, and the poll must not swallow the hub's wake-up meant for it.
     #[test]
     fn loom_a_pinned_task_wakes_its_worker_on_the_hub() {
-        a_pinned_task_always_wakes_its_worker(false, 1);
+        a_pinned_task_always_wakes_its_worker(false, 1, false);
     }
 
     /// A sibling sleeps on the hub: the worker sleeps on its parker.
     #[test]
     fn loom_a_pinned_task_wakes_its_worker_on_its_parker() {
-        a_pinned_task_always_wakes_its_worker(true, 0);
+        a_pinned_task_always_wakes_its_worker(true, 0, false);
+    }
+
+    /// A sibling sleeps on the hub and the worker has timers pending: it sleeps in its own
+    /// reactor.
+    #[test]
+    fn loom_a_pinned_task_wakes_its_worker_in_its_reactor() {
+        a_pinned_task_always_wakes_its_worker(true, 0, true);
     }
 }
 
