@@ -172,6 +172,17 @@ PY
     echo "$ir"
 }
 
+# cpu_ticks PID: the CPU time PID's threads have used so far (user + system), in clock ticks
+# (`getconf CLK_TCK` per second). Fields counted after the command name, which may hold spaces.
+cpu_ticks() {
+    local stat
+    stat=$(<"/proc/$1/stat") || return 1
+    stat=${stat##*) }
+    # shellcheck disable=SC2086 # split into the stat fields on purpose
+    set -- $stat
+    echo $((${12} + ${13}))
+}
+
 # cpu_model: the CPU's model name.
 cpu_model() {
     local cpu

@@ -18,10 +18,12 @@
 #   BENCHES=LIST       the loads to run, "echo http" by default
 #
 # With 2 workers on a 2-core machine nothing can be pinned apart: server and client share all
-# CPUs. Rounds alternate which server goes first. Reports the median throughput and p99 latency
-# of each server and, pairing each round's runs, the median of the per-round ratios weft/tokio
-# of both with a 90% bootstrap interval (benches/stats.py), and in how many rounds weft's p99
-# was the lower one.
+# CPUs. Rounds alternate which server goes first. Reports the median throughput, p99 latency
+# and server CPU time per request (all the server's threads, from /proc/PID/stat over the
+# measured seconds) of each server and, pairing each round's runs, the median of the per-round
+# ratios weft/tokio of all three with a 90% bootstrap interval (benches/stats.py), and in how
+# many rounds weft's p99 was the lower one. On a machine whose cores the load shares, the CPU
+# per request is the runtime's own cost; throughput there also follows how the OS time-slices.
 
 set -uo pipefail
 
@@ -85,28 +87,36 @@ run_one() {
         echo "multi_thread.sh: the $server $bench server did not start: $(cat "$WORK/server.err")" >&2
         exit 1
     fi
-    load "$bench" "$port"
+    load "$bench" "$port" "$pid"
     stop "$pid"
     echo "$LOAD_RESULT"
 }
 
-# load BENCH PORT: runs the clients; sets LOAD_RESULT="RATE P99_US" (rates summed, worst p99)
+# load BENCH PORT SERVER_PID: runs the clients; sets LOAD_RESULT="RATE P99_US CPU_US" (rates
+# summed, worst p99, the server's CPU microseconds per request over the measured seconds)
 load() {
-    local bench=$1 port=$2 i clients=() pids=() rate p99 errors total=0 worst=0
+    local bench=$1 port=$2 server=$3 i clients=() pids=() rate p99 errors total=0 worst=0
+    local ticks_before ticks_after
     if [[ $bench == http ]]; then
         taskset -c "$CLIENT_CPUS" wrk -t"$CLIENTS" -c$((100 * CLIENTS)) -d1s \
             "http://127.0.0.1:$port/" >/dev/null 2>&1
+        ticks_before=$(cpu_ticks "$server")
         taskset -c "$CLIENT_CPUS" wrk -t"$CLIENTS" -c$((100 * CLIENTS)) -d"${SECS}s" --latency \
             "http://127.0.0.1:$port/" >"$WORK/client.0" 2>&1
         clients=(0)
     else
+        # echo_load measures after a 1 s warm-up of its own: sample the server's CPU time then
+        (sleep 1 && cpu_ticks "$server" >"$WORK/ticks_before") &
+        pids+=($!)
         for ((i = 0; i < CLIENTS; i++)); do
             run_client echo 100 "$port" "$SECS" 1 "$CLIENT_CPUS" "$WORK/client.$i" &
             pids+=($!)
             clients+=("$i")
         done
         wait "${pids[@]}" # not a bare `wait`: the server is a child too
+        ticks_before=$(<"$WORK/ticks_before")
     fi
+    ticks_after=$(cpu_ticks "$server")
     for i in "${clients[@]}"; do
         read -r rate _ errors _ p99 _ < <(parse_client "$bench" "$WORK/client.$i")
         if [[ $errors != 0 ]]; then
@@ -117,7 +127,8 @@ load() {
         total=$(python3 -c "print($total + $rate)")
         worst=$(python3 -c "print(max($worst, $p99))")
     done
-    LOAD_RESULT="$total $worst"
+    LOAD_RESULT="$total $worst $(python3 -c "print(round(($ticks_after - $ticks_before) \
+        / $(getconf CLK_TCK) * 1e6 / ($total * $SECS), 3))")"
 }
 
 : >"$WORK/rows"
@@ -140,14 +151,14 @@ from stats import median_interval, span
 rows = [l.split() for l in open(sys.argv[1])]
 rounds, secs, threads, cpu, kernel, ncpu, clients, server_cpus, client_cpus, benches = sys.argv[2:12]
 data = {}
-for rnd, bench, server, rate, p99 in rows:
-    data.setdefault((bench, server), {})[int(rnd)] = (float(rate), float(p99))
+for rnd, bench, server, rate, p99, cpu_us in rows:
+    data.setdefault((bench, server), {})[int(rnd)] = (float(rate), float(p99), float(cpu_us))
 print(f"# Multi-thread benchmark: weft vs tokio, {threads} workers each\n")
 print(f"Machine: {cpu} ({ncpu} CPUs), kernel {kernel}; release build; server on CPUs "
       f"{server_cpus}, load on CPUs {client_cpus}; {clients} load generator(s) of 100 "
       f"connections; {rounds} rounds of {secs} s, alternating which server goes first.\n")
-print("| load | server | throughput | vs tokio (median of per-round ratios) | 90% interval | p99 | p99 vs tokio (median of per-round ratios) | 90% interval | rounds with the lower p99 |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+print("| load | server | throughput | vs tokio (median of per-round ratios) | 90% interval | p99 | p99 vs tokio (median of per-round ratios) | 90% interval | rounds with the lower p99 | server CPU per request | vs tokio (median of per-round ratios) | 90% interval |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 names = {"weft": "weft, a reuseport listener per worker", "weft-shared": "weft, one shared listener",
          "tokio": "tokio multi_thread"}
 conns = 100 * int(clients)
@@ -159,21 +170,25 @@ for bench, unit, name in (("echo", "msgs/s", f"echo, {conns} conns, 64 B"),
     for server in ("weft", "weft-shared", "tokio"):
         d = data[(bench, server)]
         paired = [r for r in d if r in t]
-        ratios = [d[r][0] / t[r][0] for r in paired]
-        p99_ratios = [d[r][1] / t[r][1] for r in paired]
-        ratio, p99_ratio = statistics.median(ratios), statistics.median(p99_ratios)
+        ratios = [[d[r][i] / t[r][i] for r in paired] for i in range(3)]
         lower = "" if server == "tokio" else \
             f"{sum(d[r][1] < t[r][1] for r in paired)} of {len(paired)}"
         med = lambda i: statistics.median(v[i] for v in d.values())
-        ci = "" if server == "tokio" else span(median_interval(ratios))
-        p99_ci = "" if server == "tokio" else span(median_interval(p99_ratios))
-        print(f"| {name} | {names[server]} | {med(0):,.0f} {unit} | {ratio:.3f} | {ci} | "
-              f"{med(1):,.0f} µs | {p99_ratio:.3f} | {p99_ci} | {lower} |")
+        cells = [f"{statistics.median(ratios[i]):.3f} | "
+                 + ("" if server == "tokio" else span(median_interval(ratios[i])))
+                 for i in range(3)]
+        print(f"| {name} | {names[server]} | {med(0):,.0f} {unit} | {cells[0]} | "
+              f"{med(1):,.0f} µs | {cells[1]} | {lower} | {med(2):.2f} µs | {cells[2]} |")
 env = "" if clients == "1" else f"CLIENTS={clients} "
 if benches != "echo http":
     env += f'BENCHES="{benches}" '
 if server_cpus != client_cpus or server_cpus != f"0-{int(ncpu) - 1}":
     env += f"SERVER_CPUS={server_cpus} CLIENT_CPUS={client_cpus} "
 print(f"\nCommand: `{env}bash benches/multi_thread.sh {rounds} {secs} {threads}`")
+print("\n## Every run\n")
+print("| round | load | server | throughput | p99 | server CPU per request |")
+print("|---:|---|---|---:|---:|---:|")
+for rnd, bench, server, rate, p99, cpu_us in rows:
+    print(f"| {rnd} | {bench} | {server} | {float(rate):,.0f} | {float(p99):,.0f} µs | {cpu_us} µs |")
 PY
 cat "$REPORT"
