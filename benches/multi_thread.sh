@@ -22,8 +22,8 @@
 # and server CPU time per request (all the server's threads, from /proc/PID/stat over the
 # measured seconds) of each server and, pairing each round's runs, the median of the per-round
 # ratios weft/tokio of all three with a 90% bootstrap interval (benches/stats.py), and in how
-# many rounds weft's p99 was the lower one. On a machine whose cores the load shares, the CPU
-# per request is the runtime's own cost; throughput there also follows how the OS time-slices.
+# many rounds weft's p99 was the lower one. Where the machine's speed drifts (a shared VM), CPU
+# per request rises as throughput falls, so both columns move together from round to round.
 
 set -uo pipefail
 
