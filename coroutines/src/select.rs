@@ -85,14 +85,13 @@ use std::fmt;
 use std::future::{poll_fn, Future, IntoFuture};
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::task::{ready, Context, Poll, Wake, Waker};
-use std::thread::{self, Thread};
+use std::task::{ready, Context, Poll, Waker};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use weft_runtime::sync::mpsc::{error::SendError, Permit, Reserve, Sender};
+use weft_runtime::task::ThreadParker;
 use weft_runtime::time::{deadline_after, Sleep};
 
 use crate::coroutine::{place, Place};
@@ -643,42 +642,13 @@ fn random_u64() -> u64 {
 /// `wait` on a plain thread: polls with a waker that unparks this thread, and parks until it
 /// fires or the earliest timer's deadline passes (weft's timers need a runtime's reactor).
 fn park_thread<R, L: Arms<R>>(select: &mut Select<R, L>) -> usize {
-    let unpark = Arc::new(Unpark {
-        thread: thread::current(),
-        woken: AtomicBool::new(false),
-    });
-    let waker = Waker::from(unpark.clone());
+    let parker = ThreadParker::new();
+    let waker = parker.waker();
     let mut cx = Context::from_waker(&waker);
     loop {
         if let Poll::Ready(winner) = select.poll_winner(&mut cx) {
             return winner;
         }
-        let deadline = select.arms.deadline();
-        while !unpark.woken.swap(false, Ordering::Acquire) {
-            match deadline {
-                None => thread::park(),
-                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => thread::park_timeout(left),
-                    _ => break, // due: poll the timer
-                },
-            }
-        }
-    }
-}
-
-/// Wakes a thread parked in [`park_thread`].
-struct Unpark {
-    thread: Thread,
-    woken: AtomicBool,
-}
-
-impl Wake for Unpark {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::Release);
-        self.thread.unpark();
+        parker.park(select.arms.deadline());
     }
 }

@@ -22,6 +22,21 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+// Parking a thread until another unparks it (`task::ThreadParker`): std's, or loom's.
+#[cfg(loom)]
+pub(crate) use loom::thread::{current as current_thread, park as park_thread, Thread};
+#[cfg(not(loom))]
+pub(crate) use std::thread::{
+    current as current_thread, park as park_thread, park_timeout as park_thread_timeout, Thread,
+};
+
+/// Under loom, which does not model time, a timed park returns at once: a spurious wake-up,
+/// which every caller allows.
+#[cfg(loom)]
+pub(crate) fn park_thread_timeout(_timeout: std::time::Duration) {
+    loom::thread::yield_now();
+}
+
 /// Starts a detached thread named `name` that runs `f`: an OS thread normally, a loom thread
 /// (unnamed, never refused) under loom, so code that starts threads can be modelled.
 #[cfg(not(loom))]

@@ -13,11 +13,9 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::{self, Thread};
+use std::task::{Context, Poll};
 
+use super::ThreadParker;
 use crate::context;
 
 /// How the coroutine running on this thread waits: it polls `poll` with its task's context,
@@ -88,35 +86,13 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 /// Polls `future` on this thread, parking the thread between polls.
 pub(crate) fn park_thread_until<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
-    let parker = Arc::new(ThreadWaker {
-        thread: thread::current(),
-        woken: AtomicBool::new(false),
-    });
-    let waker = Waker::from(parker.clone());
+    let parker = ThreadParker::new();
+    let waker = parker.waker();
     let mut cx = Context::from_waker(&waker);
     loop {
         if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
             return value;
         }
-        while !parker.woken.swap(false, Ordering::Acquire) {
-            thread::park();
-        }
-    }
-}
-
-/// Wakes a thread parked in [`block_on`].
-struct ThreadWaker {
-    thread: Thread,
-    woken: AtomicBool,
-}
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::Release);
-        self.thread.unpark();
+        parker.park(None);
     }
 }

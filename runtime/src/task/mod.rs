@@ -11,6 +11,7 @@ mod join;
 mod pinned;
 mod raw;
 mod state;
+mod thread_parker;
 mod yield_now;
 
 use std::future::Future;
@@ -22,6 +23,7 @@ pub use block_on::{block_on, set_coroutine_wait, CoroutineWait};
 pub use builder::Builder;
 pub use join::{JoinError, JoinHandle};
 pub(crate) use pinned::Pinned;
+pub use thread_parker::ThreadParker;
 pub use yield_now::yield_now;
 
 use raw::Cell;
