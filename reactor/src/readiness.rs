@@ -12,7 +12,9 @@
 //! - `WRITE_CLOSED`: the socket hung up (`EPOLLHUP`). Never cleared.
 //! - `ERROR`: `EPOLLERR`; the next syscall reports the error. Cleared with the direction bits on
 //!   `EAGAIN` so a consumed error cannot make the loop spin.
-//! - `SHUTDOWN`: the reactor is gone; every wait completes with an error.
+//! - `SHUTDOWN`: the reactor is gone. Set in the same update that clears every bit above, so from
+//!   then on every operation fails with an error, even one whose direction was ready: none tries
+//!   its syscall on a readiness that nobody can renew.
 //!
 //! `tick` (bits 16..32) counts events. An operation remembers the tick it saw when it found the
 //! source ready; if it then gets `EAGAIN`, it clears readiness only if the tick is unchanged.
@@ -288,9 +290,14 @@ impl ScheduledIo {
         }
     }
 
-    /// Marks the source dead (reactor shut down) and releases both waiters.
+    /// Marks the source dead (reactor shut down), dropping its cached readiness, and releases
+    /// both waiters.
     pub(crate) fn shutdown(&self, wake: &mut Vec<Waker>) {
-        self.readiness.fetch_or(SHUTDOWN, Ordering::AcqRel);
+        let dead = |cur: usize| Some((cur & TICK_MASK) | SHUTDOWN);
+        // (`fetch_update` cannot fail: the closure always returns `Some`)
+        let _ = self
+            .readiness
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, dead);
         let mut guard = self.waiters.lock();
         let waiters = &mut *guard;
         for slot in [&mut waiters.reader, &mut waiters.writer] {
@@ -481,7 +488,7 @@ impl ScheduledIo {
 #[cold]
 #[inline(never)]
 fn shut_down() -> io::Error {
-    io::Error::other("weft runtime shut down while this socket was waiting")
+    io::Error::other("the weft runtime this socket was registered with has shut down")
 }
 
 #[cfg(all(test, not(loom)))]

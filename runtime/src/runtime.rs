@@ -31,7 +31,8 @@ use crate::task::{JoinHandle, Pinned, TaskMeta};
 /// other threads.
 ///
 /// Dropping the runtime cancels its tasks (futures of tasks pinned to a worker are dropped on
-/// that worker), fails any I/O still waiting with an error, and fires pending timers; then it
+/// that worker), fails any I/O still waiting with an error (and every later operation on its
+/// sockets, should they outlive it), and fires pending timers; then it
 /// shuts the blocking pool down (see [`Builder::blocking_shutdown_timeout`]). A multi-thread
 /// runtime first waits for each worker to finish the poll it is in, and says on stderr what it
 /// waits for after a second; [`Runtime::shutdown_timeout`] bounds that wait.
