@@ -1,5 +1,7 @@
 //! Unix-domain socket calls std does not offer: a non-blocking `connect` (std's blocks while
-//! the listener's backlog is full), for path names and Linux's abstract names alike.
+//! the listener's backlog is full), for path names and Linux's abstract names alike, and an
+//! `accept` whose connection is non-blocking from the start (std's needs one more call for
+//! that).
 
 use std::io;
 use std::mem::{offset_of, size_of};
@@ -46,6 +48,46 @@ pub fn connect(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<bool> {
             "the listener's backlog is full (it accepts more slowly than clients connect)",
         )),
         Err(e) => Err(e),
+    }
+}
+
+/// `accept4(2)`: a non-blocking, close-on-exec connection and its peer's address (usually
+/// unnamed: a client that did not bind).
+pub fn accept(fd: BorrowedFd<'_>) -> io::Result<(OwnedFd, SocketAddr)> {
+    // SAFETY: all-zero is a valid `sockaddr_un`.
+    let mut raw: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    let mut len = size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    // SAFETY: `raw` is a `sockaddr_un` on this stack and `len` its size; the kernel writes at
+    // most `len` bytes of the peer's address into it and stores the full length in `len`.
+    let new = syscall!(accept4(
+        fd.as_raw_fd(),
+        (&mut raw as *mut libc::sockaddr_un).cast(),
+        &mut len,
+        libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC
+    ))?;
+    // SAFETY: `accept4` just returned this descriptor; nothing else owns it.
+    let stream = unsafe { OwnedFd::from_raw_fd(new) };
+    Ok((stream, from_raw(&raw, len)?))
+}
+
+/// The address in the first `len` bytes of `raw`, as the kernel writes it: nothing after the
+/// family (unnamed), a NUL and then the name (abstract), or a path and usually its NUL.
+fn from_raw(raw: &libc::sockaddr_un, len: libc::socklen_t) -> io::Result<SocketAddr> {
+    let name_len = (len as usize)
+        .saturating_sub(offset_of!(libc::sockaddr_un, sun_path))
+        .min(raw.sun_path.len());
+    // SAFETY: `c_char` and `u8` have the same size and alignment, and `name_len` is within
+    // `sun_path`, which `raw` borrows for as long as `name` lives.
+    let name: &[u8] =
+        unsafe { std::slice::from_raw_parts(raw.sun_path.as_ptr().cast::<u8>(), name_len) };
+    match name.split_first() {
+        // std's unnamed address is the one with an empty path (a test below holds it to that)
+        None => SocketAddr::from_pathname(""),
+        Some((0, abstract_name)) => SocketAddr::from_abstract_name(abstract_name),
+        Some(_) => {
+            let path = name.split(|&b| b == 0).next().unwrap_or(name);
+            SocketAddr::from_pathname(std::ffi::OsStr::from_bytes(path))
+        }
     }
 }
 
@@ -101,5 +143,46 @@ mod tests {
         assert_eq!(len as usize, base + 1 + 4);
         assert_eq!(raw.sun_path[0], 0);
         assert_eq!(raw.sun_path[1] as u8, b'w');
+    }
+
+    #[test]
+    fn the_kernel_s_layout_reads_back_as_the_same_address() {
+        let path = SocketAddr::from_pathname("/tmp/a.sock").unwrap();
+        let (raw, len) = to_raw(&path).unwrap();
+        let back = from_raw(&raw, len).unwrap();
+        assert_eq!(back.as_pathname(), path.as_pathname());
+
+        let (raw, len) = to_raw(&SocketAddr::from_abstract_name(b"weft").unwrap()).unwrap();
+        assert_eq!(
+            from_raw(&raw, len).unwrap().as_abstract_name(),
+            Some(&b"weft"[..])
+        );
+
+        // nothing after the family: an unnamed peer, which std must see as unnamed
+        let base = offset_of!(libc::sockaddr_un, sun_path) as libc::socklen_t;
+        let unnamed = from_raw(&raw, base).unwrap();
+        assert!(unnamed.is_unnamed(), "{unnamed:?}");
+    }
+
+    #[test]
+    fn accepted_connections_are_non_blocking_and_close_on_exec() {
+        let dir = std::env::temp_dir().join(format!("weft-accept4-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("l.sock");
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let (stream, peer) = accept(std::os::fd::AsFd::as_fd(&listener)).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(peer.is_unnamed(), "a client that did not bind: {peer:?}");
+        // SAFETY: `F_GETFL` / `F_GETFD` on a descriptor this test owns; no pointers.
+        let (flags, fd_flags) = unsafe {
+            (
+                libc::fcntl(stream.as_raw_fd(), libc::F_GETFL),
+                libc::fcntl(stream.as_raw_fd(), libc::F_GETFD),
+            )
+        };
+        assert_ne!(flags & libc::O_NONBLOCK, 0, "flags {flags:#x}");
+        assert_ne!(fd_flags & libc::FD_CLOEXEC, 0, "fd flags {fd_flags:#x}");
     }
 }

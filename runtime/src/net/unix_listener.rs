@@ -1,4 +1,5 @@
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::task::{ready, Context, Poll};
@@ -76,21 +77,20 @@ impl UnixListener {
     /// Errors of the listening socket itself; resource exhaustion is retried, as for
     /// [`TcpListener::accept`](super::TcpListener::accept).
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        let (stream, addr) = self.acceptor.accept(|listener| listener.accept()).await?;
+        let (stream, addr) = self.acceptor.accept(accept).await?;
         Ok((self.register(stream)?, addr))
     }
 
     /// Polls for a connection; see [`accept`](UnixListener::accept) and
     /// [`TcpListener::poll_accept`](super::TcpListener::poll_accept).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        let (stream, addr) = ready!(self.acceptor.poll_accept(cx, |listener| listener.accept()))?;
+        let (stream, addr) = ready!(self.acceptor.poll_accept(cx, accept))?;
         Poll::Ready(Ok((self.register(stream)?, addr)))
     }
 
-    /// Registers an accepted connection (blocking, as std's `accept` makes it) with this
-    /// listener's reactor.
-    fn register(&self, stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
-        stream.set_nonblocking(true)?;
+    /// Registers an accepted connection with this listener's reactor.
+    fn register(&self, stream: OwnedFd) -> io::Result<UnixStream> {
+        let stream = std::os::unix::net::UnixStream::from(stream);
         let source = Source::with_reactor(stream, self.acceptor.source().reactor())?;
         Ok(UnixStream::from_source(source))
     }
@@ -99,4 +99,9 @@ impl UnixListener {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.acceptor.source().get_ref().local_addr()
     }
+}
+
+/// Takes one connection off `listener`, already non-blocking.
+fn accept(listener: &std::os::unix::net::UnixListener) -> io::Result<(OwnedFd, SocketAddr)> {
+    weft_reactor::unix_socket::accept(listener.as_fd())
 }
