@@ -66,8 +66,15 @@ pub fn accept(fd: BorrowedFd<'_>) -> io::Result<(OwnedFd, SocketAddr)> {
         libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC
     ))?;
     // SAFETY: `accept4` just returned this descriptor; nothing else owns it.
-    let stream = unsafe { OwnedFd::from_raw_fd(new) };
-    Ok((stream, from_raw(&raw, len)?))
+    let stream = unsafe { std::os::unix::net::UnixStream::from_raw_fd(new) };
+    let peer = match from_raw(&raw, len) {
+        Ok(peer) => peer,
+        // a path that fills `sun_path` with no NUL after it, which the kernel allows and
+        // `from_pathname` refuses: std's `getpeername` reads it (one more call, for a rare peer,
+        // rather than dropping its connection)
+        Err(_) => stream.peer_addr()?,
+    };
+    Ok((stream.into(), peer))
 }
 
 /// The address in the first `len` bytes of `raw`, as the kernel writes it: nothing after the
@@ -130,6 +137,7 @@ fn to_raw(addr: &SocketAddr) -> io::Result<(libc::sockaddr_un, libc::socklen_t)>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
 
     #[test]
     fn path_names_are_nul_terminated_and_abstract_names_start_with_nul() {
@@ -165,6 +173,39 @@ mod tests {
     }
 
     #[test]
+    fn a_peer_bound_to_a_path_without_room_for_its_nul_is_accepted_with_its_address() {
+        let dir = std::env::temp_dir().join(format!("weft-accept4-long-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let listener = std::os::unix::net::UnixListener::bind(dir.join("l.sock")).unwrap();
+        // SAFETY: all-zero is a valid `sockaddr_un`.
+        let mut raw: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+        raw.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        let prefix = dir.as_os_str().as_bytes();
+        let mut path = prefix.to_vec();
+        path.push(b'/');
+        path.resize(raw.sun_path.len(), b'p');
+        for (slot, &byte) in raw.sun_path.iter_mut().zip(&path) {
+            *slot = byte as libc::c_char;
+        }
+        let client = stream_socket().unwrap();
+        let len = size_of::<libc::sockaddr_un>() as libc::socklen_t;
+        // SAFETY: `raw` is a `sockaddr_un` on this stack, `len` its whole size.
+        syscall!(bind(
+            client.as_raw_fd(),
+            (&raw as *const libc::sockaddr_un).cast(),
+            len
+        ))
+        .expect("bind to a path of all 108 bytes");
+        let listening = SocketAddr::from_pathname(dir.join("l.sock")).unwrap();
+        connect(client.as_fd(), &listening).unwrap();
+        let accepted = accept(listener.as_fd());
+        std::fs::remove_dir_all(&dir).unwrap();
+        let (_stream, peer) = accepted.expect("the connection is accepted, not dropped");
+        let got = peer.as_pathname().expect("a path name");
+        assert_eq!(got.as_os_str().as_bytes(), &path[..]);
+    }
+
+    #[test]
     fn accepted_connections_are_non_blocking_and_close_on_exec() {
         let dir = std::env::temp_dir().join(format!("weft-accept4-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -172,7 +213,7 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
         let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
-        let (stream, peer) = accept(std::os::fd::AsFd::as_fd(&listener)).unwrap();
+        let (stream, peer) = accept(listener.as_fd()).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(peer.is_unnamed(), "a client that did not bind: {peer:?}");
         // SAFETY: `F_GETFL` / `F_GETFD` on a descriptor this test owns; no pointers.
