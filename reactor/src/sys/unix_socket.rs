@@ -83,9 +83,9 @@ fn from_raw(raw: &libc::sockaddr_un, len: libc::socklen_t) -> io::Result<SocketA
     let name_len = (len as usize)
         .saturating_sub(offset_of!(libc::sockaddr_un, sun_path))
         .min(raw.sun_path.len());
+    // `c_char` and `u8` have the same size and alignment; `raw` outlives `name`.
     let bytes = raw.sun_path.as_ptr().cast::<u8>();
-    // SAFETY: `c_char` and `u8` have the same size and alignment, and `name_len` is within
-    // `sun_path`, which `raw` borrows for as long as `name` lives.
+    // SAFETY: `name_len` bytes of `sun_path`, viewed as the `u8` they are laid out as.
     let name = unsafe { std::slice::from_raw_parts(bytes, name_len) };
     match name.split_first() {
         // std's unnamed address is the one with an empty path (a test below holds it to that)
