@@ -8,7 +8,7 @@ use std::mem::{offset_of, size_of};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::net::SocketAddr;
+use std::os::unix::net::{SocketAddr, UnixStream};
 
 use super::syscall;
 
@@ -53,7 +53,7 @@ pub fn connect(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<bool> {
 
 /// `accept4(2)`: a non-blocking, close-on-exec connection and its peer's address (usually
 /// unnamed: a client that did not bind).
-pub fn accept(fd: BorrowedFd<'_>) -> io::Result<(OwnedFd, SocketAddr)> {
+pub fn accept(fd: BorrowedFd<'_>) -> io::Result<(UnixStream, SocketAddr)> {
     // SAFETY: all-zero is a valid `sockaddr_un`.
     let mut raw: libc::sockaddr_un = unsafe { std::mem::zeroed() };
     let mut len = size_of::<libc::sockaddr_un>() as libc::socklen_t;
@@ -66,7 +66,7 @@ pub fn accept(fd: BorrowedFd<'_>) -> io::Result<(OwnedFd, SocketAddr)> {
         libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC
     ))?;
     // SAFETY: `accept4` just returned this descriptor; nothing else owns it.
-    let stream = unsafe { std::os::unix::net::UnixStream::from_raw_fd(new) };
+    let stream = unsafe { UnixStream::from_raw_fd(new) };
     let peer = match from_raw(&raw, len) {
         Ok(peer) => peer,
         // a path that fills `sun_path` with no NUL after it, which the kernel allows and
@@ -74,7 +74,7 @@ pub fn accept(fd: BorrowedFd<'_>) -> io::Result<(OwnedFd, SocketAddr)> {
         // rather than dropping its connection)
         Err(_) => stream.peer_addr()?,
     };
-    Ok((stream.into(), peer))
+    Ok((stream, peer))
 }
 
 /// The address in the first `len` bytes of `raw`, as the kernel writes it: nothing after the

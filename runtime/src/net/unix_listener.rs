@@ -1,5 +1,5 @@
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::task::{ready, Context, Poll};
@@ -89,8 +89,7 @@ impl UnixListener {
     }
 
     /// Registers an accepted connection with this listener's reactor.
-    fn register(&self, stream: OwnedFd) -> io::Result<UnixStream> {
-        let stream = std::os::unix::net::UnixStream::from(stream);
+    fn register(&self, stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         let source = Source::with_reactor(stream, self.acceptor.source().reactor())?;
         Ok(UnixStream::from_source(source))
     }
@@ -102,6 +101,8 @@ impl UnixListener {
 }
 
 /// Takes one connection off `listener`, already non-blocking.
-fn accept(listener: &std::os::unix::net::UnixListener) -> io::Result<(OwnedFd, SocketAddr)> {
+fn accept(
+    listener: &std::os::unix::net::UnixListener,
+) -> io::Result<(std::os::unix::net::UnixStream, SocketAddr)> {
     weft_reactor::unix_socket::accept(listener.as_fd())
 }
